@@ -1,0 +1,172 @@
+"""Firm state as columns, and the Mesa agent that is one firm's view of it.
+
+The yearly step must be vectorised over all firms, so the model owns one NumPy array per
+attribute (:class:`FirmState`), with one row per *live* firm. A :class:`Firm` is a
+``mesa.Agent`` holding only its id; reading ``firm.revenue`` looks the value up in the columns,
+so ``model.agents`` stays the per-firm interface without a Python loop in the hot path.
+
+Firms that exit are moved out of the live columns into an archive once a year, so every array
+operation touches live firms only, while the final output still has one row per firm ever
+simulated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+
+from sim.scenario import TIER_IDS
+
+if TYPE_CHECKING:
+    from sim.model import LadderModel
+
+NO_YEAR = -1  # sentinel for "never" in year columns
+
+# name -> dtype of every per-firm column; units and meaning in docs/ODD.md §2.
+COLUMNS: dict[str, type] = {
+    "firm_id": np.int64,
+    "born_year": np.int32,
+    "alive": np.bool_,
+    "age": np.int32,
+    "revenue": np.float64,  # 营业收入, 万元
+    "revenue_prev": np.float64,
+    "revenue_prev2": np.float64,
+    "main_share": np.float64,  # main-business share of revenue
+    "rd": np.float64,  # 研发费用 this year, 万元
+    "rd_prev": np.float64,
+    "rd_prev2": np.float64,
+    "rd_stock": np.float64,  # R&D capital (perpetual inventory), 万元
+    "rd_propensity": np.float64,  # desired R&D intensity at the reference price
+    "rd_staff_share": np.float64,
+    "employees": np.int32,
+    "revenue_per_employee": np.float64,
+    "class1_ip": np.int32,  # Class I IP (valid invention patents etc.)
+    "class2_ip": np.int32,  # Class II IP (utility models, designs, software copyright)
+    "new_class1": np.int32,  # Class I IP granted this year
+    "niche_years": np.int32,
+    "niche_market": np.float64,  # national market of the firm's niche, 万元
+    "debt_ratio": np.float64,
+    "debt_mean": np.float64,
+    "net_margin": np.float64,
+    "margin_mean": np.float64,
+    "equity": np.float64,  # equity raised this year, 万元
+    "equity_prev": np.float64,
+    "equity_prev2": np.float64,
+    "rd_institution": np.int8,  # features.LEVELS["rd_institution"]
+    "digital_level": np.int8,
+    "chain_position": np.int8,
+    "quality_items": np.int32,
+    "distinctiveness": np.float64,  # share of the province's distinctiveness points earned
+    "high_tech_revenue_share": np.float64,
+    "new_product_ratio": np.float64,
+    "st_award_year": np.int32,  # last provincial/national S&T award, NO_YEAR if none
+    "strategic_emerging": np.bool_,
+    "mgmt_cert": np.bool_,
+    "own_brand": np.bool_,
+    "listed": np.bool_,
+    "standard_drafted": np.bool_,
+}
+for _tier in TIER_IDS:
+    COLUMNS[f"held_{_tier}"] = np.bool_
+    COLUMNS[f"since_{_tier}"] = np.int32  # year the current certificate started
+    COLUMNS[f"expires_{_tier}"] = np.int32  # year of its re-review
+    COLUMNS[f"first_{_tier}"] = np.int32  # year first certified
+
+
+class FirmState:
+    """Columnar state of the live firms plus an archive of the firms that exited."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, np.ndarray] = {k: np.empty(0, dtype=t) for k, t in COLUMNS.items()}
+        self.n = 0
+        self.row_of_id = np.full(1, -1, dtype=np.int64)  # firm_id -> live row, -1 if gone
+        self._archive: list[dict[str, np.ndarray]] = []
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        self.cols[name][...] = value
+
+    def append(self, new: dict[str, np.ndarray]) -> None:
+        """Add firms; ``new`` must give every column (see :func:`blank`)."""
+        missing = set(COLUMNS) - set(new)
+        if missing:
+            raise ValueError(f"new firms lack columns {sorted(missing)}")
+        for name, dtype in COLUMNS.items():
+            self.cols[name] = np.concatenate([self.cols[name], np.asarray(new[name], dtype)])
+        self.n = len(self.cols["firm_id"])
+        self._reindex()
+
+    def archive_dead(self) -> np.ndarray:
+        """Move firms with ``alive == False`` to the archive; return their firm ids."""
+        alive = self.cols["alive"]
+        if alive.all():
+            return np.empty(0, dtype=np.int64)
+        dead = ~alive
+        self._archive.append({k: v[dead] for k, v in self.cols.items()})
+        for name in COLUMNS:
+            self.cols[name] = self.cols[name][alive]
+        self.n = len(self.cols["firm_id"])
+        gone = self._archive[-1]["firm_id"]
+        self.row_of_id[gone] = -1
+        self._reindex()
+        return gone
+
+    def _reindex(self) -> None:
+        ids = self.cols["firm_id"]
+        top = int(ids.max()) + 1 if self.n else 1
+        if top > len(self.row_of_id):
+            grown = np.full(max(top, 2 * len(self.row_of_id)), -1, dtype=np.int64)
+            grown[: len(self.row_of_id)] = self.row_of_id
+            self.row_of_id = grown
+        self.row_of_id[ids] = np.arange(self.n)
+
+    def all_firms(self) -> dict[str, np.ndarray]:
+        """Every firm ever simulated (live and archived), sorted by firm id."""
+        parts = [*self._archive, self.cols]
+        merged = {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
+        order = np.argsort(merged["firm_id"], kind="stable")
+        return {k: v[order] for k, v in merged.items()}
+
+
+def blank(n: int, first_id: int, year: int) -> dict[str, np.ndarray]:
+    """Columns for ``n`` new firms with neutral values, to be filled in by the caller."""
+    out = {k: np.zeros(n, dtype=t) for k, t in COLUMNS.items()}
+    out["firm_id"] = np.arange(first_id, first_id + n, dtype=np.int64)
+    out["born_year"][:] = year
+    out["alive"][:] = True
+    out["st_award_year"][:] = NO_YEAR - 100
+    for tier in TIER_IDS:
+        for prefix in ("since_", "expires_", "first_"):
+            out[prefix + tier][:] = NO_YEAR
+    return out
+
+
+class Firm(mesa.Agent):
+    """An SME (中小企业): a Mesa agent whose attributes live in the model's columns.
+
+    ``firm.revenue``, ``firm.held_srdi`` etc. read the firm's row; ``firm.tiers`` lists the tiers
+    it holds. Behaviour is vectorised in :mod:`sim.dynamics`, so agents have no ``step``.
+    """
+
+    model: LadderModel
+
+    def _row(self) -> int:
+        row = int(self.model.firms.row_of_id[self.unique_id])
+        if row < 0:
+            raise LookupError(f"firm {self.unique_id} has exited")
+        return row
+
+    def __getattr__(self, name: str) -> Any:
+        if name in COLUMNS:
+            return self.model.firms.cols[name][self._row()].item()
+        raise AttributeError(name)
+
+    @property
+    def tiers(self) -> list[str]:
+        """Tier ids the firm holds now."""
+        row = self._row()
+        return [t for t in TIER_IDS if self.model.firms.cols[f"held_{t}"][row]]

@@ -1,0 +1,174 @@
+"""The Mesa model: one step is one calendar year of the ladder.
+
+Wiring of a year: firm dynamics → certification → exit and entry → data collection. The model
+owns the only random generator (seeded with ``rng=``), the columnar firm state and the Mesa
+agents that are the per-firm view of it.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import mesa
+import numpy as np
+
+from sim import dynamics
+from sim.certification import FLOWS, Flows, run_cycle, seed_initial_tiers
+from sim.features import Features
+from sim.firms import Firm, FirmState
+from sim.population import synthesise
+from sim.rules import RuleSet, load_rules
+from sim.scenario import TIER_IDS, Scenario
+
+
+class LadderModel(mesa.Model):
+    """SMEs climbing the gradient-cultivation ladder (梯度培育) under one scenario."""
+
+    def __init__(self, scenario: Scenario, rng: int | None = None) -> None:
+        super().__init__(rng=rng)
+        self.scenario = scenario
+        run, cert = scenario.run, scenario.certification
+        self.rule_sets: dict[str, RuleSet] = {
+            name: load_rules(name) for name in {run.rules, *(c.rules for c in run.rule_changes)}
+        }
+        self.ref_revenue = scenario.population.revenue_median
+        self.firms = FirmState()
+        self._agents_by_id: list[Firm | None] = [None]  # index = unique_id (Mesa counts from 1)
+        self.year = run.start_year - 1 - cert.warmup_years
+        self.flows = Flows.zero()
+        self.placed: dict[str, int] = {}
+
+        self._add_firms(synthesise(self.rng, scenario.population.firms, scenario.population,
+                                   scenario.dynamics, self.year, 1))
+        if cert.initial:
+            self.placed = seed_initial_tiers(
+                self.firms, self.rules, self.features(), self.year, cert.initial, self.rng
+            )
+        for _ in range(cert.warmup_years):
+            self.step()
+        self.flows = Flows.zero()
+        self.datacollector = mesa.DataCollector(model_reporters=_reporters())
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ wiring
+    @property
+    def rules(self) -> RuleSet:
+        """The rule set in force this year (the last change at or before it)."""
+        name = self.scenario.run.rules
+        for change in sorted(self.scenario.run.rule_changes, key=lambda c: c.from_year):
+            if change.from_year <= self.year:
+                name = change.rules
+        return self.rule_sets[name]
+
+    def features(self) -> Features:
+        """Rule attributes of all live firms this year."""
+        return Features(self.firms, self.year, self.scenario.population.global_market_multiple)
+
+    def step(self) -> None:
+        """Advance one calendar year."""
+        self.year += 1
+        s, p, rng = self.firms, self.scenario.dynamics, self.rng
+        rules = self.rules
+
+        dynamics.roll_history(s)
+        dynamics.grow_revenue(s, p, rng, self.ref_revenue)
+        dynamics.spend_on_rd(s, p, rng, dynamics.rd_price(s, p), rules.notches("rd_intensity"))
+        dynamics.produce_ip(s, p, rng)
+        dynamics.adjust_staff(s, p)
+        dynamics.evolve_finance(s, p, rng)
+        dynamics.specialise(s, p, rng)
+        dynamics.upgrade_capabilities(s, p, rng, self.year)
+
+        cert = self.scenario.certification
+        self.flows = run_cycle(
+            s, rules, self.features(), self.year, dict(cert.apply_probability),
+            dict(cert.review_submission), dict(cert.quota_units), rng,
+        )
+
+        leaving = dynamics.exit_firms(s, p, rng, self.ref_revenue)
+        for tier in TIER_IDS:
+            self.flows.add(tier, "exited", np.count_nonzero(leaving & s[f"held_{tier}"]))
+        for firm_id in s.archive_dead():
+            agent = self._agents_by_id[firm_id]
+            agent.remove()
+            self._agents_by_id[firm_id] = None
+        n_new = dynamics.entrants(p, rng, s.n)
+        if n_new:
+            self._add_firms(synthesise(rng, n_new, self.scenario.population, p, self.year,
+                                       len(self._agents_by_id), newborn=True))
+        if hasattr(self, "datacollector"):
+            self.datacollector.collect(self)
+
+    def _add_firms(self, columns: dict[str, np.ndarray]) -> None:
+        """Create one Mesa agent per new row; Mesa's ids and the state's firm ids coincide."""
+        agents = [Firm(self) for _ in range(len(columns["firm_id"]))]
+        if agents and agents[0].unique_id != columns["firm_id"][0]:
+            raise RuntimeError("firm ids and Mesa unique_ids fell out of step")
+        self._agents_by_id.extend(agents)
+        self.firms.append(columns)
+
+
+# ---------------------------------------------------------------------- reporters
+def year_of(model: LadderModel) -> int:
+    """Calendar year of the row."""
+    return model.year
+
+
+def tier_flow(model: LadderModel, tier: str, flow: str) -> int:
+    """One flow count of one tier this year."""
+    return model.flows.counts[tier][flow]
+
+
+def tier_stock(model: LadderModel, tier: str) -> int:
+    """Firms holding ``tier`` at the end of the year."""
+    return int(np.count_nonzero(model.firms[f"held_{tier}"]))
+
+
+def firms_alive(model: LadderModel) -> int:
+    """Live firms at the end of the year."""
+    return model.firms.n
+
+
+def above_scale(model: LadderModel) -> int:
+    """Above-designated-size (规上) firms: revenue at or above the scenario's gate."""
+    return int(np.count_nonzero(model.firms["revenue"] >= model.scenario.population.above_scale_revenue))
+
+
+def column_total(model: LadderModel, column: str, above_scale_only: bool = False) -> float:
+    """Sum of a state column over live firms (or above-scale firms only)."""
+    values = model.firms[column]
+    if above_scale_only:
+        values = values[model.firms["revenue"] >= model.scenario.population.above_scale_revenue]
+    return float(values.sum())
+
+
+def rd_intensity(model: LadderModel, above_scale_only: bool = False) -> float:
+    """Aggregate R&D ÷ revenue."""
+    rev = column_total(model, "revenue", above_scale_only)
+    return column_total(model, "rd", above_scale_only) / rev if rev > 0 else 0.0
+
+
+def entrants(model: LadderModel) -> int:
+    """Firms born this year."""
+    return int(np.count_nonzero(model.firms["born_year"] == model.year))
+
+
+def _reporters() -> dict[str, object]:
+    reporters: dict[str, object] = {
+        "year": year_of,
+        "firms_alive": firms_alive,
+        "above_scale_firms": above_scale,
+        "entrants": entrants,
+        "revenue_total": partial(column_total, column="revenue"),
+        "rd_total": partial(column_total, column="rd"),
+        "rd_intensity": rd_intensity,
+        "rd_total_above_scale": partial(column_total, column="rd", above_scale_only=True),
+        "rd_intensity_above_scale": partial(rd_intensity, above_scale_only=True),
+        "class1_ip_total": partial(column_total, column="class1_ip"),
+        "class2_ip_total": partial(column_total, column="class2_ip"),
+    }
+    for tier in TIER_IDS:
+        reporters[f"{tier}.stock"] = partial(tier_stock, tier=tier)
+        for flow in FLOWS:
+            reporters[f"{tier}.{flow}"] = partial(tier_flow, tier=tier, flow=flow)
+    return reporters
