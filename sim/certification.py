@@ -113,11 +113,15 @@ def run_cycle(
         applicants = cand[rng.random(len(cand)) < p_apply]
         if not len(applicants):
             continue
-        verdict = judge(rule, feats.subset(applicants), {t: v[applicants] for t, v in start.items()})
+        verdict = judge(
+            rule, feats.subset(applicants), {t: v[applicants] for t, v in start.items()}
+        )
         winners = applicants[verdict.passed]
         cap = quota_for(rule, quota_units)
         if cap is not None and len(winners) > cap:
-            key = verdict.score if rule.rank_by == "score" else feats.subset(applicants)[rule.rank_by]
+            key = (
+                verdict.score if rule.rank_by == "score" else feats.subset(applicants)[rule.rank_by]
+            )
             key = np.asarray(key, dtype=np.float64)[verdict.passed]
             winners = winners[rank_order(key, rng)[:cap]]
         certify(state, winners, tier, rule.validity_years, year)
@@ -147,9 +151,11 @@ def seed_initial_tiers(
         rule = rules.tiers[tier]
         verdict = judge(rule, feats, _holds(state))
         passing = np.flatnonzero(verdict.passed)
-        key = verdict.score if rule.rank_by == "score" and verdict.score is not None else feats[
-            rule.rank_by if rule.rank_by != "score" else "rd_intensity"
-        ]
+        key = (
+            verdict.score
+            if rule.rank_by == "score" and verdict.score is not None
+            else feats[rule.rank_by if rule.rank_by != "score" else "rd_intensity"]
+        )
         key = np.asarray(key, dtype=np.float64)[passing]
         chosen = passing[rank_order(key, rng)[:want]]
         certify(state, chosen, tier, rule.validity_years, year)

@@ -69,7 +69,9 @@ def spend_on_rd(
     R&D ≤ revenue · (liquidity share + max(margin, 0)) + extra liquidity (grants, credit).
     """
     rev = s["revenue"]
-    prev = np.divide(s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0)
+    prev = np.divide(
+        s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0
+    )
     target = s["rd_propensity"] * price ** (-p.rd_price_elasticity)
     shock = np.exp(p.rd_noise * rng.standard_normal(len(rev)) - 0.5 * p.rd_noise**2)
     intensity = np.maximum(prev + p.rd_adjustment * (target - prev), 0.0) * shock
@@ -107,7 +109,9 @@ def adjust_staff(s: FirmState, p: Dynamics) -> None:
     """R&D staff share follows R&D intensity; headcount follows revenue."""
     intensity = np.divide(s["rd"], s["revenue"], out=np.zeros(s.n), where=s["revenue"] > 0)
     target = np.minimum(p.rd_staff_per_intensity * intensity, 1.0)
-    s["rd_staff_share"] = s["rd_staff_share"] + p.rd_staff_adjustment * (target - s["rd_staff_share"])
+    s["rd_staff_share"] = s["rd_staff_share"] + p.rd_staff_adjustment * (
+        target - s["rd_staff_share"]
+    )
     s["employees"] = np.maximum(1, np.rint(s["revenue"] / s["revenue_per_employee"]))
 
 
@@ -115,13 +119,15 @@ def evolve_finance(s: FirmState, p: Dynamics, rng: np.random.Generator) -> None:
     """Debt ratio and net margin mean-revert (AR(1)); equity is raised by some firms."""
     n = s.n
     s["debt_ratio"] = np.clip(
-        s["debt_mean"] + p.debt_persistence * (s["debt_ratio"] - s["debt_mean"])
+        s["debt_mean"]
+        + p.debt_persistence * (s["debt_ratio"] - s["debt_mean"])
         + p.debt_sd * rng.standard_normal(n),
         0.0,
         1.5,
     )
     s["net_margin"] = (
-        s["margin_mean"] + p.margin_persistence * (s["net_margin"] - s["margin_mean"])
+        s["margin_mean"]
+        + p.margin_persistence * (s["net_margin"] - s["margin_mean"])
         + p.margin_sd * rng.standard_normal(n)
     )
     rate = p.equity_raise_rate * (1.0 + p.equity_ip_tilt * (s["class1_ip"] > 0))
@@ -155,7 +161,9 @@ def upgrade_capabilities(s: FirmState, p: Dynamics, rng: np.random.Generator, ye
     s["age"] = s["age"] + 1
 
 
-def exit_firms(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float) -> np.ndarray:
+def exit_firms(
+    s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float
+) -> np.ndarray:
     """Exit with a hazard falling with age and size; returns the exit mask (not yet archived).
 
     h = h0 · (1 + age)^(−a) · (R/R_ref)^(−c), capped at 1.

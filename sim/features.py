@@ -110,9 +110,9 @@ def _ip_level(f: Features) -> np.ndarray:
 DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
     "main_revenue": lambda f: f.col("revenue") * f.col("main_share"),
     "main_revenue_3y_mean": lambda f: (
-        (f.col("revenue") + f.col("revenue_prev") + f.col("revenue_prev2")) / 3.0
-    )
-    * f.col("main_share"),
+        ((f.col("revenue") + f.col("revenue_prev") + f.col("revenue_prev2")) / 3.0)
+        * f.col("main_share")
+    ),
     "growth": _growth,
     "growth_2y_mean": lambda f: 0.5 * (f["growth"] + _growth_prev(f)),
     "rd_intensity": lambda f: _ratio(f.col("rd"), f.col("revenue")),

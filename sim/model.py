@@ -38,8 +38,16 @@ class LadderModel(mesa.Model):
         self.flows = Flows.zero()
         self.placed: dict[str, int] = {}
 
-        self._add_firms(synthesise(self.rng, scenario.population.firms, scenario.population,
-                                   scenario.dynamics, self.year, 1))
+        self._add_firms(
+            synthesise(
+                self.rng,
+                scenario.population.firms,
+                scenario.population,
+                scenario.dynamics,
+                self.year,
+                1,
+            )
+        )
         if cert.initial:
             self.placed = seed_initial_tiers(
                 self.firms, self.rules, self.features(), self.year, cert.initial, self.rng
@@ -81,8 +89,14 @@ class LadderModel(mesa.Model):
 
         cert = self.scenario.certification
         self.flows = run_cycle(
-            s, rules, self.features(), self.year, dict(cert.apply_probability),
-            dict(cert.review_submission), dict(cert.quota_units), rng,
+            s,
+            rules,
+            self.features(),
+            self.year,
+            dict(cert.apply_probability),
+            dict(cert.review_submission),
+            dict(cert.quota_units),
+            rng,
         )
 
         leaving = dynamics.exit_firms(s, p, rng, self.ref_revenue)
@@ -94,8 +108,17 @@ class LadderModel(mesa.Model):
             self._agents_by_id[firm_id] = None
         n_new = dynamics.entrants(p, rng, s.n)
         if n_new:
-            self._add_firms(synthesise(rng, n_new, self.scenario.population, p, self.year,
-                                       len(self._agents_by_id), newborn=True))
+            self._add_firms(
+                synthesise(
+                    rng,
+                    n_new,
+                    self.scenario.population,
+                    p,
+                    self.year,
+                    len(self._agents_by_id),
+                    newborn=True,
+                )
+            )
         if hasattr(self, "datacollector"):
             self.datacollector.collect(self)
 
@@ -131,7 +154,9 @@ def firms_alive(model: LadderModel) -> int:
 
 def above_scale(model: LadderModel) -> int:
     """Above-designated-size (规上) firms: revenue at or above the scenario's gate."""
-    return int(np.count_nonzero(model.firms["revenue"] >= model.scenario.population.above_scale_revenue))
+    return int(
+        np.count_nonzero(model.firms["revenue"] >= model.scenario.population.above_scale_revenue)
+    )
 
 
 def column_total(model: LadderModel, column: str, above_scale_only: bool = False) -> float:

@@ -32,7 +32,9 @@ def heavy_tailed_revenue(
     return revenue
 
 
-def _size_tilted(rng: np.random.Generator, trait: SizeTilted, log_rel_size: np.ndarray) -> np.ndarray:
+def _size_tilted(
+    rng: np.random.Generator, trait: SizeTilted, log_rel_size: np.ndarray
+) -> np.ndarray:
     share = np.clip(trait.share_at_median, 1e-9, 1 - 1e-9)
     p = expit(logit(share) + trait.size_slope * log_rel_size)
     return rng.random(len(log_rel_size)) < p

@@ -203,9 +203,8 @@ class Certification(Section):
         for key in ("apply_probability", "review_submission", "initial"):
             unknown = set(getattr(self, key)) - set(TIER_IDS)
             if unknown:
-                raise ValueError(
-                    f"{key} has unknown tier id(s) {sorted(unknown)}; allowed: {', '.join(TIER_IDS)}"
-                )
+                allowed = ", ".join(TIER_IDS)
+                raise ValueError(f"{key} has unknown tier id(s) {sorted(unknown)}; allowed: {allowed}")
         return self
 
 

@@ -1,0 +1,65 @@
+"""Charts of saved results, labelled in English with the Chinese name of each tier."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+TIER_LABELS: dict[str, str] = {
+    "high_tech": "High-tech enterprise 高新技术企业",
+    "innovative": "Innovative SME 创新型中小企业",
+    "srdi": "SRDI SME 专精特新中小企业",
+    "hidden_champion": "Hidden champion 隐形冠军",
+    "little_giant": "Little giant 专精特新“小巨人”",
+    "key_little_giant": "Key little giant 重点“小巨人”",
+    "single_champion": "Single champion 制造业单项冠军",
+}
+# Distinct line styles and markers keep the lines apart when printed in black and white.
+STYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1))]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+
+
+def _use_cjk_font() -> None:
+    """Register the Noto Sans CJK font shipped by ``mplfonts`` so Chinese labels render."""
+    try:
+        path = resources.files("mplfonts") / "fonts" / "NotoSansCJKsc-Regular.otf"
+    except ModuleNotFoundError:
+        return
+    if path.is_file():
+        font_manager.fontManager.addfont(str(path))
+        name = font_manager.FontProperties(fname=str(path)).get_name()
+        plt.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
+        plt.rcParams["font.family"] = "sans-serif"
+
+
+def plot_tiers(tiers: pd.DataFrame, path: Path, title: str, fmt: str = "png") -> None:
+    """Stock of each tier over the years (one line per tier that ever has a holder)."""
+    _use_cjk_font()
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
+    shown = [t for t in TIER_LABELS if tiers.loc[tiers["tier"] == t, "stock"].max() > 0]
+    for k, tier in enumerate(shown):
+        rows = tiers[tiers["tier"] == tier]
+        ax.plot(
+            rows["year"],
+            rows["stock"],
+            linestyle=STYLES[k % len(STYLES)],
+            marker=MARKERS[k % len(MARKERS)],
+            color="black" if k % 2 == 0 else "0.45",
+            label=TIER_LABELS[tier],
+        )
+    ax.set_xlabel("Year (end of year) 年末")
+    ax.set_ylabel("Firms holding the tier 企业数")
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, format=fmt)
+    plt.close(fig)
