@@ -27,11 +27,12 @@ class Flows:
     """Counts of one year's certificate movements, per tier."""
 
     counts: dict[str, dict[str, int]]
+    certified: dict[str, dict[str, np.ndarray]]  # tier -> "new"/"renewed" -> firm rows
 
     @classmethod
     def zero(cls) -> Flows:
         """All flows zero (the initial state, and each year before the cycle runs)."""
-        return cls({t: dict.fromkeys(FLOWS, 0) for t in TIER_IDS})
+        return cls({t: dict.fromkeys(FLOWS, 0) for t in TIER_IDS}, {t: {} for t in TIER_IDS})
 
     def add(self, tier: str, flow: str, n: int) -> None:
         """Count ``n`` more certificates in ``flow`` for ``tier``."""
@@ -97,6 +98,7 @@ def run_cycle(
             certify(state, due[ok], tier, rule.validity_years, year)
             revoke(state, due[~ok], tier)
             flows.add(tier, "renewed", ok.sum())
+            flows.certified[tier]["renewed"] = due[ok]
             flows.add(tier, "removed", (~ok).sum())
             for dep in rules.dependants(tier):
                 lost = due[~ok][state[f"held_{dep}"][due[~ok]]]
@@ -126,6 +128,7 @@ def run_cycle(
             winners = winners[rank_order(key, rng)[:cap]]
         certify(state, winners, tier, rule.validity_years, year)
         flows.add(tier, "new", len(winners))
+        flows.certified[tier]["new"] = winners
     return flows
 
 

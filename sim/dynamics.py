@@ -66,7 +66,8 @@ def spend_on_rd(
 
     target ρ* = propensity · price^(−η); ρ = ρ_prev + λ(ρ* − ρ_prev), times a mean-one shock;
     firms just below a certification notch θ (within θ·(1 − w)) move to θ with probability p_b;
-    R&D ≤ revenue · (liquidity share + max(margin, 0)) + extra liquidity (grants, credit).
+    R&D ≤ revenue · (liquidity share + max(margin, 0)) + extra liquidity (grants, credit),
+    plus R&D funded by last year's project grants (``rd_bonus``).
     """
     rev = s["revenue"]
     prev = np.divide(
@@ -79,7 +80,7 @@ def spend_on_rd(
     if len(notches) and p.bunching_probability > 0.0:
         intensity = bunch(intensity, notches, p.bunching_window, p.bunching_probability, rng)
     cash = rev * (p.rd_liquidity_share + np.maximum(s["net_margin"], 0.0)) + extra_liquidity
-    s["rd"] = np.minimum(intensity * rev, cash)
+    s["rd"] = np.minimum(intensity * rev, cash) + s["rd_bonus"]
     s["rd_stock"] = (1.0 - p.rd_depreciation) * s["rd_stock"] + s["rd"]
 
 
@@ -95,9 +96,14 @@ def bunch(
     return np.where(near, np.nextafter(theta, np.inf), x)
 
 
-def produce_ip(s: FirmState, p: Dynamics, rng: np.random.Generator) -> None:
-    """Knowledge production: grants ~ Poisson(a·K^b), Class I share q, yearly lapse by class."""
-    lam = p.patent_scale * np.maximum(s["rd_stock"], 0.0) ** p.patent_elasticity
+def produce_ip(
+    s: FirmState, p: Dynamics, rng: np.random.Generator, productivity: np.ndarray | float = 1.0
+) -> None:
+    """Knowledge production: grants ~ Poisson(m·a·K^b), Class I share q, yearly lapse by class.
+
+    ``productivity`` (m) is the hook for grant-funded talent (1 without it).
+    """
+    lam = productivity * p.patent_scale * np.maximum(s["rd_stock"], 0.0) ** p.patent_elasticity
     grants = rng.poisson(lam)
     class1 = rng.binomial(grants, p.class1_share)
     s["new_class1"] = class1

@@ -67,6 +67,10 @@ COLUMNS: dict[str, type] = {
     "own_brand": np.bool_,
     "listed": np.bool_,
     "standard_drafted": np.bool_,
+    # policy feedback, set by sim.levers after each year's payments:
+    "liquidity_bonus": np.float64,  # cash/credit from last year's payments usable for R&D, 万元
+    "rd_bonus": np.float64,  # R&D funded by last year's project grants, 万元
+    "talent_active": np.int32,  # grant-funded hires paid last year
 }
 for _tier in TIER_IDS:
     COLUMNS[f"held_{_tier}"] = np.bool_

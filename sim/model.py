@@ -16,6 +16,7 @@ from sim import dynamics
 from sim.certification import FLOWS, Flows, run_cycle, seed_initial_tiers
 from sim.features import Features
 from sim.firms import Firm, FirmState
+from sim.levers import Policy
 from sim.population import synthesise
 from sim.rules import RuleSet, load_rules
 from sim.scenario import TIER_IDS, Scenario
@@ -37,6 +38,7 @@ class LadderModel(mesa.Model):
         self.year = run.start_year - 1 - cert.warmup_years
         self.flows = Flows.zero()
         self.placed: dict[str, int] = {}
+        self.policy: Policy | None = None  # levers start with the first simulated year
 
         self._add_firms(
             synthesise(
@@ -54,6 +56,7 @@ class LadderModel(mesa.Model):
             )
         for _ in range(cert.warmup_years):
             self.step()
+        self.policy = Policy(scenario.levers, self.rules, scenario.population.above_scale_revenue)
         self.flows = Flows.zero()
         self.datacollector = mesa.DataCollector(model_reporters=_reporters())
         self.datacollector.collect(self)
@@ -80,24 +83,32 @@ class LadderModel(mesa.Model):
 
         dynamics.roll_history(s)
         dynamics.grow_revenue(s, p, rng, self.ref_revenue)
-        dynamics.spend_on_rd(s, p, rng, dynamics.rd_price(s, p), rules.notches("rd_intensity"))
-        dynamics.produce_ip(s, p, rng)
+        policy = self.policy
+        subsidy = policy.rd_subsidy_rate(s) if policy else 0.0
+        price = dynamics.rd_price(s, p, subsidy)
+        extra = policy.extra_liquidity(s) if policy else 0.0
+        dynamics.spend_on_rd(s, p, rng, price, rules.notches("rd_intensity"), extra)
+        dynamics.produce_ip(s, p, rng, policy.patent_productivity(s) if policy else 1.0)
         dynamics.adjust_staff(s, p)
         dynamics.evolve_finance(s, p, rng)
         dynamics.specialise(s, p, rng)
         dynamics.upgrade_capabilities(s, p, rng, self.year)
 
         cert = self.scenario.certification
+        apply = dict(cert.apply_probability)
         self.flows = run_cycle(
             s,
             rules,
             self.features(),
             self.year,
-            dict(cert.apply_probability),
+            policy.apply_probability(apply) if policy else apply,
             dict(cert.review_submission),
             dict(cert.quota_units),
             rng,
         )
+        if policy:
+            policy.rules = rules
+            policy.pay(s, self.year, self.flows.certified, rng)
 
         leaving = dynamics.exit_firms(s, p, rng, self.ref_revenue)
         for tier in TIER_IDS:

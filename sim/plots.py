@@ -39,6 +39,43 @@ def _use_cjk_font() -> None:
         plt.rcParams["font.family"] = "sans-serif"
 
 
+LEVER_LABELS: dict[str, str] = {
+    "award": "Certification awards 认定奖励",
+    "rd_subsidy": "R&D post-subsidy 研发投入后补助",
+    "loan_subsidy": "Loan interest subsidy 贷款贴息",
+    "talent_grant": "Talent grants 人才奖补",
+    "rd_project": "Key R&D projects 重点研发项目",
+    "key_little_giant_fund": "Key little giant fund 重点小巨人资金",
+}
+HATCHES = ["", "//", "..", "xx", "\\\\", "oo"]
+
+
+def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str,
+                fmt: str = "png") -> None:  # fmt: skip
+    """Spend per year stacked by lever (万元), hatched so it reads in black and white."""
+    _use_cjk_font()
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
+    per = ledger.pivot_table(index="year", columns="lever", values="amount_wan", aggfunc="sum")
+    per = per.reindex(years, fill_value=0.0).fillna(0.0)
+    bottom = pd.Series(0.0, index=per.index)
+    for k, lever in enumerate(lv for lv in LEVER_LABELS if lv in per.columns):
+        ax.bar(per.index, per[lever], bottom=bottom, label=LEVER_LABELS[lever],
+               color=str(0.25 + 0.12 * k), edgecolor="black", hatch=HATCHES[k % len(HATCHES)])
+        bottom += per[lever]
+    if per.empty or not per.to_numpy().any():
+        ax.text(0.5, 0.5, "no payments (no levers on) 无政策支出", transform=ax.transAxes,
+                ha="center", va="center")  # fmt: skip
+    ax.set_xlabel("Year 年份")
+    ax.set_ylabel("Spend (万元) 支出")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    if len(ax.get_legend_handles_labels()[0]):
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, format=fmt)
+    plt.close(fig)
+
+
 def plot_tiers(tiers: pd.DataFrame, path: Path, title: str, fmt: str = "png") -> None:
     """Stock of each tier over the years (one line per tier that ever has a holder)."""
     _use_cjk_font()

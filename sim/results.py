@@ -122,6 +122,7 @@ def write_run(
     seed: int,
     argv: list[str],
     wall_seconds: float,
+    ledger_firms: bool = False,
 ) -> dict[str, Path]:
     """Write every output file of one run into ``out``; returns their paths."""
     from sim.plots import plot_tiers

@@ -24,6 +24,15 @@ from sim.scenario import TIER_IDS, ScenarioError
 RULES_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "rules"
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+# Which way a threshold is nudged so that a value on it in decimal (3 % of 4288万 is 128.64万,
+# whose float ratio is 0.029999999999999995) is judged as on it, not one rounding error off.
+NUDGE = {">=": -1.0, ">": 1.0, "<=": 1.0, "<": -1.0, "==": 0.0}
+REL_TOL = 1e-9
+
+
+def tolerant(threshold: np.ndarray | float, direction: float) -> np.ndarray | float:
+    """``threshold`` moved by a relative tolerance in ``direction`` (−1 down, +1 up)."""
+    return threshold + direction * REL_TOL * np.maximum(1.0, np.abs(threshold))
 
 
 class _Strict(BaseModel):
@@ -161,7 +170,9 @@ class ScoreItem(_Strict):
         else:
             x = feats[self.attr or ""]
             if self.bins is not None:
-                idx = np.digitize(x, self.bins, right=self.closed == "right")
+                bins = np.asarray(self.bins)
+                right = self.closed == "right"
+                idx = np.digitize(x, tolerant(bins, 1.0 if right else -1.0), right=right)
                 pts = np.asarray(self.points, dtype=np.float64)[idx]
             elif self.levels is not None:
                 table = np.zeros(len(LEVELS[self.attr or ""]))
@@ -334,7 +345,8 @@ def _eval(
     record: dict[str, np.ndarray],
 ) -> np.ndarray:
     if node.attr is not None:
-        out = OPS[node.op or ">="](feats[node.attr], node.threshold())
+        op = node.op or ">="
+        out = OPS[op](feats[node.attr], tolerant(node.threshold(), NUDGE[op]))
     elif node.all is not None:
         out = np.logical_and.reduce([_eval(c, feats, holds, score_ok, record) for c in node.all])
     elif node.any is not None:

@@ -19,45 +19,23 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Money = Annotated[float, Field(ge=0.0)]
-PositiveMoney = Annotated[float, Field(gt=0.0)]
-Count = Annotated[int, Field(ge=0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Rate = Annotated[float, Field(ge=-1.0, le=10.0)]
-
-TIER_IDS = (
-    "high_tech",
-    "innovative",
-    "srdi",
-    "hidden_champion",
-    "little_giant",
-    "key_little_giant",
-    "single_champion",
+from sim.lever_config import Levers, Target
+from sim.scenario_base import (  # noqa: F401  (re-exported: the public names of a scenario)
+    TIER_IDS,
+    Count,
+    Money,
+    NonNegative,
+    PositiveMoney,
+    Rate,
+    ScenarioError,
+    Section,
+    Share,
+    uncertain,
 )
-
-
-class ScenarioError(Exception):
-    """Bad scenario input; its message is the one line the user sees."""
-
-
-class Section(BaseModel):
-    """A strict, frozen block of a scenario file with optional per-key citations."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sources: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _sources_name_keys(self) -> Section:
-        unknown = set(self.sources) - set(type(self).model_fields)
-        if unknown:
-            raise ValueError(f"sources cite unknown key(s) {sorted(unknown)}")
-        return self
 
 
 class Meta(Section):
@@ -147,20 +125,30 @@ class Dynamics(Section):
     growth_drift: float = Field(ge=-1.0, le=1.0)
     growth_scale: float = Field(gt=0.0, le=2.0)
     growth_size_exponent: float = Field(ge=0.0, le=1.0)
-    growth_rd_effect: float = Field(ge=0.0, le=10.0)
+    growth_rd_effect: float = uncertain(
+        0.0, 0.2, "output elasticity of R&D capital 0.05–0.1 (Hall, Mairesse & Mohnen 2010)"
+    )
     growth_ip_effect: float = Field(ge=0.0, le=1.0)
     niche_market_growth: Rate
     rd_adjustment: Share
-    rd_price_elasticity: float = Field(ge=0.0, le=5.0)
+    rd_price_elasticity: float = uncertain(
+        0.0,
+        2.0,
+        "R&D user-cost elasticity 0.1–1 short to long run (Bloom, Griffith & Van Reenen 2002)",
+    )
     rd_noise: float = Field(ge=0.0, le=2.0)
     rd_liquidity_share: Share
     tax_rate: Share
     super_deduction: float = Field(ge=0.0, le=3.0)
-    bunching_probability: Share
+    bunching_probability: float = uncertain(
+        0.0, 1.0, "bunching at R&D notches (Chen, Liu, Suárez Serrato & Xu 2021, AER 111:2065)"
+    )
     bunching_window: Share
     rd_depreciation: Share
     patent_scale: NonNegative
-    patent_elasticity: float = Field(ge=0.0, le=2.0)
+    patent_elasticity: float = uncertain(
+        0.0, 1.5, "patents–R&D elasticity 0.3–1 (Hausman, Hall & Griliches 1984)"
+    )
     class1_share: Share
     class1_lapse: Share
     class2_lapse: Share
@@ -204,7 +192,9 @@ class Certification(Section):
             unknown = set(getattr(self, key)) - set(TIER_IDS)
             if unknown:
                 allowed = ", ".join(TIER_IDS)
-                raise ValueError(f"{key} has unknown tier id(s) {sorted(unknown)}; allowed: {allowed}")
+                raise ValueError(
+                    f"{key} has unknown tier id(s) {sorted(unknown)}; allowed: {allowed}"
+                )
         return self
 
 
@@ -216,6 +206,8 @@ class Scenario(Section):
     population: Population
     dynamics: Dynamics
     certification: Certification
+    levers: Levers = Field(default_factory=Levers)
+    targets: list[Target] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- loading

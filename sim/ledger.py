@@ -1,0 +1,174 @@
+"""The budget ledger: every payment, append-only, and the rationing of demand under caps.
+
+A lever first states its *demand* (who should get how much this year, in 万元); the budget
+of that lever then decides what is *paid* when an annual cap per paying level binds, and
+records the unmet demand. Only paid amounts reach the ledger and the firms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.lever_config import LEVELS, LEVER_IDS, Budget
+from sim.scenario_base import TIER_IDS
+
+NO_TIER = -1
+
+
+@dataclass
+class Demand:
+    """What one lever owes or offers this year, one entry per payment."""
+
+    lever: str
+    firm_id: np.ndarray
+    amount: np.ndarray
+    level: np.ndarray  # codes into LEVELS
+    tier: np.ndarray  # codes into TIER_IDS, NO_TIER if none
+    priority: np.ndarray  # higher is paid first under "rank" rationing
+
+    @classmethod
+    def empty(cls, lever: str) -> Demand:
+        """No payments."""
+        z = np.empty(0)
+        return cls(lever, z.astype(np.int64), z, z.astype(np.int8), z.astype(np.int8), z)
+
+    @classmethod
+    def concat(cls, lever: str, parts: list[Demand]) -> Demand:
+        """All entries of several demands of one lever."""
+        if not parts:
+            return cls.empty(lever)
+        return cls(
+            lever,
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("firm_id", "amount", "level", "tier", "priority")
+            ),
+        )
+
+    def select(self, mask: np.ndarray) -> Demand:
+        """The entries where ``mask`` holds."""
+        return Demand(
+            self.lever,
+            self.firm_id[mask],
+            self.amount[mask],
+            self.level[mask],
+            self.tier[mask],
+            self.priority[mask],
+        )
+
+
+def ration(
+    amount: np.ndarray,
+    priority: np.ndarray,
+    cap: float,
+    rule: str,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Paid amounts when total demand may exceed ``cap``.
+
+    ``rank``: pay in order of priority (ties at random) while whole payments fit; ``stop``: pay
+    in arrival (random) order until the money runs out; ``pro_rata``: scale every payment.
+    """
+    total = float(amount.sum())
+    if total <= cap:
+        return amount.copy()
+    if rule == "pro_rata":
+        return amount * (cap / total)
+    tiebreak = rng.random(len(amount))
+    order = np.lexsort((tiebreak, -priority)) if rule == "rank" else np.argsort(tiebreak)
+    fits = np.cumsum(amount[order]) <= cap + 1e-9
+    paid = np.zeros_like(amount)
+    paid[order[fits]] = amount[order[fits]]
+    return paid
+
+
+class Ledger:
+    """Append-only record of payments and of demand left unmet by budget caps."""
+
+    def __init__(self) -> None:
+        self._payments: list[dict[str, np.ndarray]] = []
+        self._budget_rows: list[dict[str, object]] = []
+
+    def settle(
+        self, year: int, demand: Demand, budget: Budget, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Apply the lever's caps per paying level, record what is paid, return paid amounts."""
+        paid = np.zeros_like(demand.amount)
+        for code, level in enumerate(LEVELS):
+            here = demand.level == code
+            if not here.any():
+                continue
+            cap = budget.caps.get(level, np.inf)  # type: ignore[call-overload]
+            paid[here] = ration(
+                demand.amount[here], demand.priority[here], cap, budget.rationing, rng
+            )
+            asked, got = float(demand.amount[here].sum()), float(paid[here].sum())
+            self._budget_rows.append(
+                {
+                    "year": year,
+                    "lever": demand.lever,
+                    "level": level,
+                    "cap_wan": None if np.isinf(cap) else float(cap),
+                    "demand_wan": asked,
+                    "paid_wan": got,
+                    "unmet_wan": asked - got,
+                    "firms_unpaid": int(np.count_nonzero(paid[here] < demand.amount[here] - 1e-9)),
+                }
+            )
+        keep = paid > 0
+        if keep.any():
+            self._payments.append(
+                {
+                    "year": np.full(keep.sum(), year, dtype=np.int32),
+                    "firm_id": demand.firm_id[keep],
+                    "lever": np.full(keep.sum(), LEVER_IDS.index(demand.lever), dtype=np.int8),
+                    "level": demand.level[keep].astype(np.int8),
+                    "tier": demand.tier[keep].astype(np.int8),
+                    "amount_wan": paid[keep],
+                }
+            )
+        return paid
+
+    def total(self) -> float:
+        """Sum of every payment recorded (万元)."""
+        return float(sum(p["amount_wan"].sum() for p in self._payments))
+
+    def firm_rows(self) -> pd.DataFrame:
+        """One row per payment: year, firm_id, lever, level, tier, amount_wan."""
+        cols = ("year", "firm_id", "lever", "level", "tier", "amount_wan")
+        if not self._payments:
+            frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
+            return frame.astype({"year": "int32", "firm_id": "int64"}).assign(
+                lever=pd.Series(dtype="object"),
+                level=pd.Series(dtype="object"),
+                tier=pd.Series(dtype="object"),
+            )[list(cols)]
+        data = {c: np.concatenate([p[c] for p in self._payments]) for c in cols}
+        tiers = np.array([*TIER_IDS, None], dtype=object)  # NO_TIER (-1) indexes the last
+        return pd.DataFrame(
+            {
+                "year": data["year"],
+                "firm_id": data["firm_id"],
+                "lever": np.array(LEVER_IDS, dtype=object)[data["lever"]],
+                "level": np.array(LEVELS, dtype=object)[data["level"]],
+                "tier": tiers[data["tier"]],
+                "amount_wan": data["amount_wan"],
+            }
+        )
+
+    def table(self) -> pd.DataFrame:
+        """Payments aggregated by year × lever × level × tier: firms paid and amount."""
+        rows = self.firm_rows()
+        keys = ["year", "lever", "level", "tier"]
+        grouped = rows.groupby(keys, dropna=False, sort=True)
+        out = grouped.agg(firms=("firm_id", "nunique"), amount_wan=("amount_wan", "sum"))
+        return out.reset_index().astype({"firms": "int64", "amount_wan": "float64"})
+
+    def budget_table(self) -> pd.DataFrame:
+        """Per year × lever × level: cap, demand, paid, unmet demand and firms left unpaid."""
+        cols = ["year", "lever", "level", "cap_wan", "demand_wan", "paid_wan", "unmet_wan",
+                "firms_unpaid"]  # fmt: skip
+        return pd.DataFrame(self._budget_rows, columns=cols)
