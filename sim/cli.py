@@ -32,7 +32,13 @@ def _run(args: argparse.Namespace) -> int:
     for _ in range(scenario.run.years):
         model.step()
     paths = write_run(
-        model, out, args.scenario, args.seed, command_line(), time.perf_counter() - started
+        model,
+        out,
+        args.scenario,
+        args.seed,
+        command_line(),
+        time.perf_counter() - started,
+        ledger_firms=args.ledger == "firms",
     )
     last = model.year
     print(
@@ -43,7 +49,17 @@ def _run(args: argparse.Namespace) -> int:
     for tier in model.rules.order:
         print(f"  {tier:<18} {int(tiers[f'{tier}.stock']):>7}")
     print(f"results: {out}/ ({', '.join(p.name for p in paths.values())})")
-    print(f"chart:   {paths['tiers.png']}")
+    if model.policy and model.policy.ledger.total() > 0:
+        print(f"  spend {model.policy.ledger.total():,.1f} 万元 over {scenario.run.years} years")
+    print(f"charts:  {paths['tiers.png']}, {paths['budget.png']}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from sim.scenario import describe
+
+    for line in describe(args.scenario, list(args.set or [])):
+        print(line)
     return 0
 
 
@@ -62,7 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario value by dotted path (repeatable)",
     )
     run.add_argument("--out", help="output folder (default results/<scenario>-<seed>/)")
+    run.add_argument(
+        "--ledger",
+        choices=["summary", "firms"],
+        default="summary",
+        help="'firms' also writes ledger_firms.parquet, one row per payment",
+    )
     run.set_defaults(func=_run)
+    show = sub.add_parser("show", help="print the resolved scenario with the source of each value")
+    show.add_argument("scenario")
+    show.add_argument("--set", action="append", metavar="KEY=VALUE")
+    show.set_defaults(func=_show)
     return parser
 
 

@@ -201,7 +201,9 @@ class Policy:
         if lever.above_scale_only:
             eligible &= s["revenue_prev"] >= self.above_scale_revenue
         eligible &= rng.random(s.n) < lever.take_up
-        base = s["rd_prev"] if lever.base == "total" else np.maximum(s["rd_prev"] - s["rd_prev2"], 0)
+        base = (
+            s["rd_prev"] if lever.base == "total" else np.maximum(s["rd_prev"] - s["rd_prev2"], 0)
+        )
         rows = np.flatnonzero(eligible & (base > 0))
         amount = np.minimum(lever.rate * base[rows], lever.cap_per_firm)
         demand = Demand("rd_subsidy", s["firm_id"][rows], amount, _level(lever.level, len(rows)),
@@ -267,7 +269,9 @@ class Policy:
         cand = np.flatnonzero(eligible)
         strongest = cand[np.argsort(-s["rd_stock"][cand], kind="stable")]
         city = strongest[: lever.city_projects_per_year]
-        city_amount = np.minimum(lever.city_amount_max, lever.city_amount_share_of_rd * s["rd"][city])
+        city_amount = np.minimum(
+            lever.city_amount_max, lever.city_amount_share_of_rd * s["rd"][city]
+        )
         wins = cand[rng.random(len(cand)) < lever.higher_projects_rate]
         grant = lever.higher_amount_median * np.exp(rng.standard_normal(len(wins)) * 0.5)
         match = np.minimum(lever.match_ratio * grant, lever.match_cap)
@@ -277,4 +281,3 @@ class Policy:
                         self._highest_tier(s, rows), s["rd_stock"][rows])  # fmt: skip
         paid = self.ledger.settle(year, demand, lever.budget, rng)
         np.add.at(s["rd_bonus"], rows, lever.additionality * paid)
-

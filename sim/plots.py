@@ -59,8 +59,15 @@ def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str,
     per = per.reindex(years, fill_value=0.0).fillna(0.0)
     bottom = pd.Series(0.0, index=per.index)
     for k, lever in enumerate(lv for lv in LEVER_LABELS if lv in per.columns):
-        ax.bar(per.index, per[lever], bottom=bottom, label=LEVER_LABELS[lever],
-               color=str(0.25 + 0.12 * k), edgecolor="black", hatch=HATCHES[k % len(HATCHES)])
+        ax.bar(
+            per.index,
+            per[lever],
+            bottom=bottom,
+            label=LEVER_LABELS[lever],
+            color=str(0.25 + 0.12 * k),
+            edgecolor="black",
+            hatch=HATCHES[k % len(HATCHES)],
+        )
         bottom += per[lever]
     if per.empty or not per.to_numpy().any():
         ax.text(0.5, 0.5, "no payments (no levers on) 无政策支出", transform=ax.transAxes,

@@ -20,6 +20,7 @@ import pandas as pd
 from sim import __version__
 from sim.certification import FLOWS
 from sim.firms import NO_YEAR
+from sim.ledger import Ledger
 from sim.model import LadderModel
 from sim.scenario import TIER_IDS, file_hash, scenario_hash
 
@@ -124,29 +125,41 @@ def write_run(
     wall_seconds: float,
     ledger_firms: bool = False,
 ) -> dict[str, Path]:
-    """Write every output file of one run into ``out``; returns their paths."""
-    from sim.plots import plot_tiers
+    """Write every output file of one run into ``out``; returns their paths.
+
+    ``ledger_firms`` adds ``ledger_firms.parquet`` with one row per payment.
+    """
+    from sim.plots import plot_budget, plot_tiers
 
     out.mkdir(parents=True, exist_ok=True)
+    names = ["tiers.parquet", "metrics.parquet", "firms.parquet", "ledger.parquet",
+             "budget.parquet", "tiers.png", "budget.png", "manifest.json"]  # fmt: skip
+    if ledger_firms:
+        names.insert(5, "ledger_firms.parquet")
+    paths = {name: out / name for name in names}
     tiers = tiers_table(model)
-    paths = {
-        name: out / name
-        for name in (
-            "tiers.parquet",
-            "metrics.parquet",
-            "firms.parquet",
-            "tiers.png",
-            "manifest.json",
-        )
-    }
+    ledger = model.policy.ledger if model.policy else Ledger()
+    ledger_table = ledger.table()
     write_parquet(tiers, paths["tiers.parquet"])
     write_parquet(metrics_table(model), paths["metrics.parquet"])
     write_parquet(firms_table(model), paths["firms.parquet"])
-    title = f"{model.scenario.meta.name}: firms per tier (seed {seed})"
-    _atomic_write(paths["tiers.png"], lambda tmp: plot_tiers(tiers, tmp, title))
-    text = json.dumps(
-        manifest(model, scenario_path, seed, argv, wall_seconds), indent=2, ensure_ascii=False
+    write_parquet(ledger_table, paths["ledger.parquet"])
+    write_parquet(ledger.budget_table(), paths["budget.parquet"])
+    if ledger_firms:
+        write_parquet(ledger.firm_rows(), paths["ledger_firms.parquet"])
+    name = model.scenario.meta.name
+    _atomic_write(
+        paths["tiers.png"],
+        lambda tmp: plot_tiers(tiers, tmp, f"{name}: firms per tier (seed {seed})"),
     )
+    years = list(range(model.scenario.run.start_year, model.year + 1))
+    _atomic_write(
+        paths["budget.png"],
+        lambda tmp: plot_budget(ledger_table, years, tmp, f"{name}: spend by lever"),
+    )
+    info = manifest(model, scenario_path, seed, argv, wall_seconds)
+    info["spend_total_wan"] = round(ledger.total(), 4)
+    text = json.dumps(info, indent=2, ensure_ascii=False)
     _atomic_write(paths["manifest.json"], lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
     return paths
 

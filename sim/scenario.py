@@ -254,6 +254,77 @@ def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _deep_merge(load_raw(parent_path, (*_chain, resolved)), data)
 
 
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted path → leaf value; arrays of tables are numbered (``items[0].amount``)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{path}."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                out.update(_flatten(item, f"{path}[{i}]."))
+        else:
+            out[path] = value
+    return out
+
+
+def provenance(path: str | Path) -> dict[str, str]:
+    """Dotted path → the file in the ``extends`` chain that set it (the last one wins)."""
+    chain: list[Path] = []
+    current: Path | None = Path(path)
+    while current is not None:
+        chain.append(current)
+        parent = _read_toml(current).get("extends")
+        current = current.parent / parent if isinstance(parent, str) else None
+    origin: dict[str, str] = {}
+    for file in reversed(chain):
+        data = _read_toml(file)
+        data.pop("extends", None)
+        origin.update(dict.fromkeys(_flatten(data), str(file)))
+    return origin
+
+
+def describe(path: str | Path, overrides: list[str] | None = None) -> list[str]:
+    """Lines of the resolved scenario: ``key = value  # file; citation``."""
+    scenario = load(path, overrides)
+    origin = provenance(path)
+    for item in overrides or []:
+        origin[".".join(parse_override(item)[0])] = "--set"
+    resolved = _flatten(_without_sources(scenario.model_dump(mode="json", exclude_none=True)))
+    lines = []
+    for key, value in resolved.items():
+        cite = _find_source(scenario, key)
+        where = origin.get(key, "default")
+        note = f"{where}; {cite}" if cite else where
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}  # {note}")
+    return lines
+
+
+def _without_sources(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_sources(v) for k, v in data.items() if k != "sources"}
+    if isinstance(data, list):
+        return [_without_sources(v) for v in data]
+    return data
+
+
+def _find_source(scenario: Scenario, key: str) -> str:
+    """The citation of ``key``: its section's ``sources`` entry, or that of an enclosing key."""
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, -1, -1):
+        node: Any = scenario
+        for part in parts[:cut]:
+            name, _, index = part.partition("[")
+            node = getattr(node, name, None)
+            if index and isinstance(node, list):
+                node = node[int(index.rstrip("]"))]
+        leaf = parts[cut].partition("[")[0]
+        if isinstance(node, Section) and leaf in node.sources:
+            return node.sources[leaf]
+    return ""
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """Parse one ``--set key.path=value``; the value is read as TOML, else kept as a string."""
     if "=" not in item:
@@ -267,16 +338,16 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], origin: str) -> dict[str, Any]:
-    """Return a copy of ``raw`` with ``--set`` overrides applied; unknown paths are errors."""
+    """Return a copy of ``raw`` with ``--set`` overrides applied (tables are created as needed)."""
     out = copy.deepcopy(raw)
     for item in overrides:
         keys, value = parse_override(item)
         node = out
         for depth, key in enumerate(keys[:-1]):
-            if not isinstance(node.get(key), dict):
+            node = node.setdefault(key, {})  # validation rejects paths the schema lacks
+            if not isinstance(node, dict):
                 where = ".".join(keys[: depth + 1])
-                raise ScenarioError(f"{origin}: --set {item}: no table {where!r} in the scenario")
-            node = node[key]
+                raise ScenarioError(f"{origin}: --set {item}: {where} is a value, not a table")
         node[keys[-1]] = value
     return out
 

@@ -83,7 +83,8 @@ def test_same_seed_gives_byte_identical_data_files(tmp_path):
         ("population.firms=-3", "population.firms"),
         ("dynamics.class1_share=1.2", "dynamics.class1_share"),
         ("certification.apply_probability.srdi=1.5", "certification.apply_probability.srdi"),
-        ("nosuch.key=1", "no table 'nosuch'"),
+        ("nosuch.key=1", "nosuch: unknown key"),
+        ("population.firms.x=1", "population.firms is a value, not a table"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_no_traceback(setting, fragment):
