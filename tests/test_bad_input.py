@@ -1,0 +1,124 @@
+"""Property: every broken scenario file ends with one line naming file and key, exit 2."""
+
+import contextlib
+import io
+import tempfile
+import tomllib
+from pathlib import Path
+
+from annotated_types import Ge, Gt, Le
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.cli import main
+from sim.scenario import Dynamics, Population
+from tests.conftest import BASELINE
+
+RAW = tomllib.loads(BASELINE.read_text(encoding="utf-8"))
+
+
+def _bounded(model, kind):
+    """Scalar numeric fields of ``model`` with a lower bound ≥ 0 (kind 'low') or upper ≤ 1."""
+    out = []
+    for name, info in model.model_fields.items():
+        if info.annotation not in (int, float):
+            continue
+        for m in info.metadata:
+            if (
+                kind == "low"
+                and isinstance(m, Ge | Gt)
+                and float(getattr(m, "ge", getattr(m, "gt", -1))) >= 0
+            ):
+                out.append(name)
+            if kind == "high" and isinstance(m, Le) and float(m.le) <= 1.0:
+                out.append(name)
+    return sorted(set(out))
+
+
+SECTIONS = {"population": Population, "dynamics": Dynamics}
+NON_NEGATIVE = [(s, f) for s, m in SECTIONS.items() for f in _bounded(m, "low")]
+SHARES = [(s, f) for s, m in SECTIONS.items() for f in _bounded(m, "high")]
+SCALARS = [(s, f) for s in SECTIONS for f, v in RAW[s].items() if isinstance(v, int | float)]
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def dump(data):
+    lines = [f"{k} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for section, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+identifiers = st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True)
+
+breakages = st.one_of(
+    st.tuples(st.just("unknown"), st.sampled_from(sorted(RAW)), identifiers),
+    st.tuples(st.just("negative"), st.sampled_from(NON_NEGATIVE),
+              st.floats(-1e9, -1e-6) | st.integers(-10**9, -1)),
+    st.tuples(st.just("share"), st.sampled_from(SHARES), st.floats(1.0001, 1e6)),
+    st.tuples(st.just("type"), st.sampled_from(SCALARS),
+              st.sampled_from(["abc", "", "1,5", [1, 2], {"a": 1}])),
+    st.tuples(st.just("cap"), st.sampled_from(["city", "county", "provincial", "national"]),
+              st.floats(-1e9, -1e-6)),
+    st.tuples(st.just("apply"), st.sampled_from(["srdi", "innovative", "little_giant"]),
+              st.floats(1.0001, 100) | st.floats(-100, -1e-6)),
+)  # fmt: skip
+
+
+def break_scenario(kind, where, value):
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in RAW.items()}
+    if kind == "unknown":
+        section, key = where, value
+        if key in data[section]:
+            key += "_x"
+        data[section][key] = 1
+        return data, f"{section}.{key}"
+    if kind in ("negative", "share", "type"):
+        section, key = where
+        data[section][key] = value
+        return data, f"{section}.{key}"
+    if kind == "cap":
+        data["levers"] = {"rd_subsidy": {"level": "city", "rate": 0.1, "cap_per_firm": 10,
+                                         "budget": {"caps": {where: value}}}}  # fmt: skip
+        return data, f"levers.rd_subsidy.budget.caps.{where}"
+    data["certification"]["apply_probability"] = {**RAW["certification"]["apply_probability"],
+                                                  where: value}  # fmt: skip
+    return data, f"certification.apply_probability.{where}"
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(breakages)
+def test_every_broken_scenario_is_one_line_exit_2(breakage):
+    data, key = break_scenario(*breakage)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "broken.toml"
+        path.write_text(dump(data), encoding="utf-8")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["show", str(path)])
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1 and "Traceback" not in lines[0]
+    assert lines[0].startswith(f"error: {path}: {key}")
+
+
+def test_extends_cycle_exits_2(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["run", str(tmp_path / "a.toml")]) == 2
+    assert "extends: cycle" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1
