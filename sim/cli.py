@@ -28,7 +28,10 @@ def _run(args: argparse.Namespace) -> int:
         Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
     )
     started = time.perf_counter()
-    model = LadderModel(scenario, rng=args.seed)
+    try:
+        model = LadderModel(scenario, rng=args.seed)
+    except ScenarioError as exc:  # a rule set and the scenario disagree
+        raise ScenarioError(f"{args.scenario}: {exc}") from None
     for _ in range(scenario.run.years):
         model.step()
     paths = write_run(
@@ -40,6 +43,14 @@ def _run(args: argparse.Namespace) -> int:
         time.perf_counter() - started,
         ledger_firms=args.ledger == "firms",
     )
+    for tier, want in scenario.certification.initial.items():
+        got = model.placed.get(tier, 0)
+        if got < want:
+            print(
+                f"note: only {got} of {want} initial {tier} certificates could be placed "
+                "(too few firms pass the rule at the start)",
+                file=sys.stderr,
+            )
     last = model.year
     print(
         f"{scenario.meta.name}: {scenario.run.years} years to {last}, seed {args.seed}, "

@@ -40,7 +40,9 @@ def grow_revenue(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenu
         + scale * rng.laplace(size=len(rev))
     )
     s["revenue"] = rev * np.exp(dlog)
-    s["niche_market"] = np.maximum(s["niche_market"] * (1.0 + p.niche_market_growth), 1.0)
+    # A firm cannot sell more than its niche: a firm outgrowing it reveals a larger market.
+    grown = s["niche_market"] * (1.0 + p.niche_market_growth)
+    s["niche_market"] = np.maximum(grown, s["revenue"] * s["main_share"])
 
 
 def rd_price(s: FirmState, p: Dynamics, subsidy_rate: np.ndarray | float = 0.0) -> np.ndarray:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.firms import FirmState
+from sim.firms import NO_YEAR, FirmState
 
 # Ordered vocabularies of categorical attributes; rule files name the levels, code compares codes.
 LEVELS: dict[str, tuple[str, ...]] = {
@@ -128,7 +128,9 @@ DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
     "global_share": lambda f: f["national_share"] / f.global_market_multiple,
     "equity_2y": lambda f: f.col("equity") + f.col("equity_prev"),
     "equity_3y": lambda f: f.col("equity") + f.col("equity_prev") + f.col("equity_prev2"),
-    "st_award_3y": lambda f: (f.year - f.col("st_award_year")) < 3,
+    "st_award_3y": lambda f: (
+        (f.col("st_award_year") != NO_YEAR) & ((f.year - f.col("st_award_year")) < 3)
+    ),
 }
 
 RAW: frozenset[str] = frozenset(

@@ -142,7 +142,7 @@ def blank(n: int, first_id: int, year: int) -> dict[str, np.ndarray]:
     out["firm_id"] = np.arange(first_id, first_id + n, dtype=np.int64)
     out["born_year"][:] = year
     out["alive"][:] = True
-    out["st_award_year"][:] = NO_YEAR - 100
+    out["st_award_year"][:] = NO_YEAR
     for tier in TIER_IDS:
         for prefix in ("since_", "expires_", "first_"):
             out[prefix + tier][:] = NO_YEAR
@@ -158,10 +158,14 @@ class Firm(mesa.Agent):
 
     model: LadderModel
 
+    def __init__(self, model: LadderModel, firm_id: int) -> None:
+        super().__init__(model)
+        self.firm_id = int(firm_id)
+
     def _row(self) -> int:
-        row = int(self.model.firms.row_of_id[self.unique_id])
+        row = int(self.model.firms.row_of_id[self.firm_id])
         if row < 0:
-            raise LookupError(f"firm {self.unique_id} has exited")
+            raise LookupError(f"firm {self.firm_id} has exited")
         return row
 
     def __getattr__(self, name: str) -> Any:

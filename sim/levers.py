@@ -4,7 +4,7 @@ Each year the :class:`Policy` acts twice. Before firms choose R&D it sets the *e
 incentives (the R&D price cut of a post-subsidy, liquidity from last year's cash and credit,
 patent productivity of funded hires, the application pull of awards). After certification it
 computes each lever's demand, lets the lever's budget ration it (:mod:`sim.ledger`), records the
-payments and feeds the cash back into next year's behaviour. Equations: docs/ODD.md §7.8.
+payments and feeds the cash back into next year's behaviour. Equations: docs/ODD.md §7.19.
 """
 
 from __future__ import annotations

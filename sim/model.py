@@ -19,22 +19,30 @@ from sim.firms import Firm, FirmState
 from sim.levers import Policy
 from sim.population import synthesise
 from sim.rules import RuleSet, load_rules
-from sim.scenario import TIER_IDS, Scenario
+from sim.scenario import TIER_IDS, Scenario, ScenarioError
 
 
 class LadderModel(mesa.Model):
     """SMEs climbing the gradient-cultivation ladder (梯度培育) under one scenario."""
 
-    def __init__(self, scenario: Scenario, rng: int | None = None) -> None:
+    def __init__(self, scenario: Scenario, rng: int | None = None, agents: bool = True) -> None:
+        """Build the initial population (and its Mesa agents unless ``agents`` is False).
+
+        Batch runs pass ``agents=False``: creating a Mesa agent costs about 10 µs, more than a
+        firm's whole yearly step, and batches read only the columns. :meth:`firm` still gives
+        any firm's agent on demand.
+        """
         super().__init__(rng=rng)
+        self.eager_agents = agents
         self.scenario = scenario
         run, cert = scenario.run, scenario.certification
         self.rule_sets: dict[str, RuleSet] = {
             name: load_rules(name) for name in {run.rules, *(c.rules for c in run.rule_changes)}
         }
+        _check_quota_units(self.rule_sets.values(), dict(cert.quota_units))
         self.ref_revenue = scenario.population.revenue_median
         self.firms = FirmState()
-        self._agents_by_id: list[Firm | None] = [None]  # index = unique_id (Mesa counts from 1)
+        self._agent_of: list[Firm | None] = [None]  # index = firm id (ids count from 1)
         self.year = run.start_year - 1 - cert.warmup_years
         self.flows = Flows.zero()
         self.placed: dict[str, int] = {}
@@ -114,9 +122,10 @@ class LadderModel(mesa.Model):
         for tier in TIER_IDS:
             self.flows.add(tier, "exited", np.count_nonzero(leaving & s[f"held_{tier}"]))
         for firm_id in s.archive_dead():
-            agent = self._agents_by_id[firm_id]
-            agent.remove()
-            self._agents_by_id[firm_id] = None
+            agent = self._agent_of[firm_id]
+            if agent is not None:
+                agent.remove()
+                self._agent_of[firm_id] = None
         n_new = dynamics.entrants(p, rng, s.n)
         if n_new:
             self._add_firms(
@@ -126,7 +135,7 @@ class LadderModel(mesa.Model):
                     self.scenario.population,
                     p,
                     self.year,
-                    len(self._agents_by_id),
+                    len(self._agent_of),
                     newborn=True,
                 )
             )
@@ -134,12 +143,33 @@ class LadderModel(mesa.Model):
             self.datacollector.collect(self)
 
     def _add_firms(self, columns: dict[str, np.ndarray]) -> None:
-        """Create one Mesa agent per new row; Mesa's ids and the state's firm ids coincide."""
-        agents = [Firm(self) for _ in range(len(columns["firm_id"]))]
-        if agents and agents[0].unique_id != columns["firm_id"][0]:
-            raise RuntimeError("firm ids and Mesa unique_ids fell out of step")
-        self._agents_by_id.extend(agents)
+        """Append firms to the columns and, in eager mode, give each its Mesa agent."""
         self.firms.append(columns)
+        if self.eager_agents:
+            self._agent_of.extend(Firm(self, firm_id) for firm_id in columns["firm_id"])
+        else:
+            self._agent_of.extend([None] * len(columns["firm_id"]))
+
+    def firm(self, firm_id: int) -> Firm:
+        """The Mesa agent of a live firm, created on first use when agents are lazy."""
+        if self.firms.row_of_id[firm_id] < 0 if firm_id < len(self.firms.row_of_id) else True:
+            raise LookupError(f"no live firm {firm_id}")
+        agent = self._agent_of[firm_id]
+        if agent is None:
+            agent = self._agent_of[firm_id] = Firm(self, firm_id)
+        return agent
+
+
+def _check_quota_units(rule_sets, units: dict[str, int]) -> None:
+    """Every per-unit quota of the rule sets needs its unit count in the scenario."""
+    for rules in rule_sets:
+        for tier, rule in rules.tiers.items():
+            unit = rule.quota.unit if rule.quota else None
+            if unit is not None and unit not in units:
+                raise ScenarioError(
+                    f"certification.quota_units: rule set {rules.meta.id} caps {tier} per "
+                    f"{unit!r}; give quota_units.{unit} (a count ≥ 0)"
+                )
 
 
 # ---------------------------------------------------------------------- reporters

@@ -18,8 +18,8 @@ def heavy_tailed_revenue(
 ) -> np.ndarray:
     """Log-normal body with a Pareto upper tail of index ``alpha`` above the top ``tail_share``.
 
-    The tail is a monotone transform of the same normal draw, so ranks are kept and the
-    density is continuous where the tail starts (the Zipf-like upper tail of firm sizes).
+    The tail is a monotone transform of the same normal draw, so ranks are kept and sizes
+    are continuous where the tail starts (the Zipf-like upper tail of firm sizes).
     """
     z = rng.standard_normal(n)
     revenue = median * np.exp(sigma * z)
@@ -67,6 +67,7 @@ def synthesise(
         age = rng.geometric(1.0 / pop.age_mean, n).astype(np.int32)
     log_rel = np.log(revenue / pop.revenue_median)
     f["age"] = age
+    f["born_year"] = year - age
     f["revenue"] = revenue
     if newborn:
         f["revenue_prev"] = revenue
@@ -91,7 +92,9 @@ def synthesise(
     # Perpetual-inventory start: the stock a constant R&D flow settles at (Hall & Mairesse).
     f["rd_stock"] = f["rd"] if newborn else f["rd"] / dyn.rd_depreciation
     f["rd_staff_share"] = np.clip(dyn.rd_staff_per_intensity * f["rd"] / revenue, 0.0, 1.0)
-    f["revenue_per_employee"] = pop.revenue_per_employee * np.exp(0.5 * rng.standard_normal(n))
+    f["revenue_per_employee"] = pop.revenue_per_employee * np.exp(
+        pop.revenue_per_employee_sigma * rng.standard_normal(n)
+    )
     f["employees"] = np.maximum(1, np.rint(revenue / f["revenue_per_employee"])).astype(np.int32)
 
     if not newborn:

@@ -77,8 +77,9 @@ class Population(Section):
     revenue_sigma: float = Field(gt=0.0, le=5.0)
     tail_share: Share
     tail_alpha: float = Field(gt=0.5, le=5.0)
-    age_mean: float = Field(gt=0.0, le=100.0)
+    age_mean: float = Field(ge=1.0, le=100.0)
     revenue_per_employee: PositiveMoney
+    revenue_per_employee_sigma: float = Field(default=0.5, ge=0.0, le=3.0)
     rd_performer_share: Share
     rd_performer_share_above_scale: Share
     rd_intensity_median: Share
@@ -126,7 +127,7 @@ class Dynamics(Section):
     growth_scale: float = Field(gt=0.0, le=2.0)
     growth_size_exponent: float = Field(ge=0.0, le=1.0)
     growth_rd_effect: float = uncertain(
-        0.0, 0.2, "output elasticity of R&D capital 0.05–0.1 (Hall, Mairesse & Mohnen 2010)"
+        0.0, 0.3, "return on R&D capital; private returns 0.1–0.3 (Hall, Mairesse & Mohnen 2010)"
     )
     growth_ip_effect: float = Field(ge=0.0, le=1.0)
     niche_market_growth: Rate
@@ -144,7 +145,7 @@ class Dynamics(Section):
         0.0, 1.0, "bunching at R&D notches (Chen, Liu, Suárez Serrato & Xu 2021, AER 111:2065)"
     )
     bunching_window: Share
-    rd_depreciation: Share
+    rd_depreciation: float = Field(gt=0.0, le=1.0)
     patent_scale: NonNegative
     patent_elasticity: float = uncertain(
         0.0, 1.5, "patents–R&D elasticity 0.3–1 (Hausman, Hall & Griliches 1984)"
@@ -175,6 +176,12 @@ class Dynamics(Section):
     entry_rate: Share
     entrant_revenue_median: PositiveMoney
     entrant_revenue_sigma: float = Field(gt=0.0, le=5.0)
+
+    @model_validator(mode="after")
+    def _rd_price_positive(self) -> Dynamics:
+        if self.tax_rate * self.super_deduction >= 1.0:
+            raise ValueError("tax_rate × super_deduction must be below 1 (else R&D is free)")
+        return self
 
 
 class Certification(Section):

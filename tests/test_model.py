@@ -34,7 +34,7 @@ def test_agents_are_the_per_firm_view_of_the_columns(small_overrides):
     model = run_model(small_overrides)
     assert len(model.agents) == model.firms.n
     firm = model.agents.select(lambda a: a.revenue > 0)[0]
-    row = model.firms.row_of_id[firm.unique_id]
+    row = model.firms.row_of_id[firm.firm_id]
     assert firm.revenue == model.firms["revenue"][row]
     assert set(firm.tiers) <= set(TIER_IDS)
     born = model.firms["born_year"]
@@ -127,3 +127,20 @@ def test_rule_change_applies_the_new_rules_from_its_year(small_overrides):
     over = [*small_overrides, 'run.rule_changes=[{from_year=2026, rules="miit-2022"}]']
     model = LadderModel(load(BASELINE, over), rng=1)
     assert model.rules.meta.id == "miit-2022"
+
+
+def test_lazy_agents_give_the_same_history_and_agents_on_demand(small_overrides):
+    scenario = load(BASELINE, small_overrides)
+    eager, lazy = LadderModel(scenario, rng=9), LadderModel(scenario, rng=9, agents=False)
+    for _ in range(scenario.run.years):
+        eager.step()
+        lazy.step()
+    a = eager.datacollector.get_model_vars_dataframe()
+    b = lazy.datacollector.get_model_vars_dataframe()
+    assert a.equals(b)
+    assert len(lazy.agents) == 0
+    firm_id = int(lazy.firms["firm_id"][0])
+    firm = lazy.firm(firm_id)
+    assert firm.revenue == lazy.firms["revenue"][0] and lazy.firm(firm_id) is firm
+    with pytest.raises(LookupError):
+        lazy.firm(10**9)
