@@ -89,23 +89,9 @@ def run_cycle(
     for tier in rules.order:
         rule = rules.tiers[tier]
         held = state[f"held_{tier}"]
-
         due = np.flatnonzero(held & (state[f"expires_{tier}"] == year))
-        if len(due):
-            sub = feats.subset(due)
-            ok = judge(rule, sub, {t: v[due] for t, v in start.items()}).passed
-            ok &= rng.random(len(due)) < review_submission.get(tier, 1.0)
-            certify(state, due[ok], tier, rule.validity_years, year)
-            revoke(state, due[~ok], tier)
-            flows.add(tier, "renewed", ok.sum())
-            flows.certified[tier]["renewed"] = due[ok]
-            flows.add(tier, "removed", (~ok).sum())
-            for dep in rules.dependants(tier):
-                lost = due[~ok][state[f"held_{dep}"][due[~ok]]]
-                revoke(state, lost, dep)
-                flows.add(dep, "removed", len(lost))
-
-        eligible = ~state[f"held_{tier}"]
+        # Applicants: not holding the tier (and not just reviewed), holding its prerequisites.
+        eligible = ~held
         for req in rule.requires:
             eligible &= start[req] & state[f"held_{req}"]
         cand = np.flatnonzero(eligible)
@@ -113,18 +99,32 @@ def run_cycle(
         if not isinstance(p_apply, float):
             p_apply = p_apply[cand]
         applicants = cand[rng.random(len(cand)) < p_apply]
-        if not len(applicants):
+        judged = np.concatenate([due, applicants])
+        if not len(judged):
             continue
-        verdict = judge(
-            rule, feats.subset(applicants), {t: v[applicants] for t, v in start.items()}
-        )
-        winners = applicants[verdict.passed]
+        sub = feats.subset(judged)
+        verdict = judge(rule, sub, {t: v[judged] for t, v in start.items()})
+
+        if len(due):
+            ok = verdict.passed[: len(due)] & (
+                rng.random(len(due)) < review_submission.get(tier, 1.0)
+            )
+            certify(state, due[ok], tier, rule.validity_years, year)
+            revoke(state, due[~ok], tier)
+            flows.add(tier, "renewed", ok.sum())
+            flows.add(tier, "removed", (~ok).sum())
+            flows.certified[tier]["renewed"] = due[ok]
+            for dep in rules.dependants(tier):
+                lost = due[~ok][state[f"held_{dep}"][due[~ok]]]
+                revoke(state, lost, dep)
+                flows.add(dep, "removed", len(lost))
+
+        passed = verdict.passed[len(due) :]
+        winners = applicants[passed]
         cap = quota_for(rule, quota_units)
         if cap is not None and len(winners) > cap:
-            key = (
-                verdict.score if rule.rank_by == "score" else feats.subset(applicants)[rule.rank_by]
-            )
-            key = np.asarray(key, dtype=np.float64)[verdict.passed]
+            key = verdict.score if rule.rank_by == "score" else sub[rule.rank_by]
+            key = np.asarray(key, dtype=np.float64)[len(due) :][passed]
             winners = winners[rank_order(key, rng)[:cap]]
         certify(state, winners, tier, rule.validity_years, year)
         flows.add(tier, "new", len(winners))

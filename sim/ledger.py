@@ -16,6 +16,24 @@ from sim.lever_config import LEVELS, LEVER_IDS, Budget
 from sim.scenario_base import TIER_IDS
 
 NO_TIER = -1
+_NO_PAYMENTS = {
+    "year": np.empty(0, np.int32),
+    "firm_id": np.empty(0, np.int64),
+    "lever": np.empty(0, np.int8),
+    "level": np.empty(0, np.int8),
+    "tier": np.empty(0, np.int8),
+    "amount_wan": np.empty(0, np.float64),
+}
+_EMPTY_TABLE = pd.DataFrame(
+    {
+        "year": pd.Series(dtype="int32"),
+        "lever": pd.Series(dtype="object"),
+        "level": pd.Series(dtype="object"),
+        "tier": pd.Series(dtype="object"),
+        "firms": pd.Series(dtype="int64"),
+        "amount_wan": pd.Series(dtype="float64"),
+    }
+)
 
 
 @dataclass
@@ -139,14 +157,8 @@ class Ledger:
     def firm_rows(self) -> pd.DataFrame:
         """One row per payment: year, firm_id, lever, level, tier, amount_wan."""
         cols = ("year", "firm_id", "lever", "level", "tier", "amount_wan")
-        if not self._payments:
-            frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-            return frame.astype({"year": "int32", "firm_id": "int64"}).assign(
-                lever=pd.Series(dtype="object"),
-                level=pd.Series(dtype="object"),
-                tier=pd.Series(dtype="object"),
-            )[list(cols)]
-        data = {c: np.concatenate([p[c] for p in self._payments]) for c in cols}
+        parts = self._payments or [_NO_PAYMENTS]
+        data = {c: np.concatenate([p[c] for p in parts]) for c in cols}
         tiers = np.array([*TIER_IDS, None], dtype=object)  # NO_TIER (-1) indexes the last
         return pd.DataFrame(
             {
@@ -161,6 +173,8 @@ class Ledger:
 
     def table(self) -> pd.DataFrame:
         """Payments aggregated by year × lever × level × tier: firms paid and amount."""
+        if not self._payments:
+            return _EMPTY_TABLE.copy()
         rows = self.firm_rows()
         keys = ["year", "lever", "level", "tier"]
         grouped = rows.groupby(keys, dropna=False, sort=True)

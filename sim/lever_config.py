@@ -72,6 +72,7 @@ class AwardLever(Section):
 
     items: list[AwardItem] = Field(min_length=1)
     on_renewal: bool = False
+    first_time_only: bool = True
     review_pass_probability: Share = uncertain(
         0.5,
         1.0,
@@ -122,6 +123,7 @@ class LoanSubsidy(Section):
     above_scale_only: bool = False
     borrower_share: Share
     loan_to_revenue: Share
+    max_loan: Money | None = None
     discount: Share
     guarantee: bool = False
     guarantee_coverage: Share = 0.0
@@ -175,7 +177,7 @@ class RdProject(Section):
     higher_projects_rate: Share = 0.0
     higher_amount_median: Money = 0.0
     match_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-    match_cap: Money = 0.0
+    match_cap: Money | None = None
     additionality: Share = uncertain(
         0.0,
         1.0,

@@ -98,6 +98,7 @@ class Policy:
         eligible = self._at_or_above(s, lever.min_tier)
         if lever.above_scale_only:
             eligible &= s["revenue"] >= self.above_scale_revenue
+        eligible &= s["rd_prev"] >= lever.min_rd
         base = s["rd_prev"] if lever.base == "total" else np.zeros(s.n)
         below_cap = lever.rate * base < lever.cap_per_firm
         cut = lever.additionality * lever.rate * lever.take_up
@@ -172,6 +173,8 @@ class Policy:
         for item in lever.items:
             events = certified.get(item.tier, {})
             rows = events.get("new", np.empty(0, np.int64))
+            if lever.first_time_only:  # not again for a firm that regains a lost title
+                rows = rows[s[f"first_{item.tier}"][rows] == year]
             if lever.on_renewal:
                 rows = np.concatenate([rows, events.get("renewed", np.empty(0, np.int64))])
             if not len(rows):
@@ -220,6 +223,8 @@ class Policy:
             eligible &= s["revenue"] >= self.above_scale_revenue
         rows = np.flatnonzero(eligible & (rng.random(s.n) < lever.borrower_share))
         loan = lever.loan_to_revenue * s["revenue"][rows]
+        if lever.max_loan is not None:
+            loan = np.minimum(loan, lever.max_loan)
         losses = lever.guarantee_default_rate * lever.guarantee_coverage if lever.guarantee else 0.0
         cost = loan * (lever.discount + losses)
         demand = Demand("loan_subsidy", s["firm_id"][rows], cost, _level(lever.level, len(rows)),
@@ -247,9 +252,10 @@ class Policy:
             n = len(rows)
             if not n:
                 continue
+            # priority 1 marks R&D hires: paid first under "rank", and counted for productivity
             demand = Demand("talent_grant", s["firm_id"][rows], np.full(n, ttype.amount),
                             _level(lever.level, n), self._highest_tier(s, rows),
-                            np.zeros(n))  # fmt: skip
+                            np.full(n, float(ttype.rd_staff)))  # fmt: skip
             parts.append(demand)
             for later in range(1, ttype.years):
                 self.commitments.add(np.full(n, year + later), demand, np.zeros(n, bool))
@@ -259,7 +265,8 @@ class Policy:
                 s["rd_staff_share"] = np.minimum(staff, 1.0)
         demand = Demand.concat("talent_grant", parts)
         paid = self.ledger.settle(year, demand, lever.budget, rng)
-        np.add.at(s["talent_active"], s.row_of_id[demand.firm_id], (paid > 0).astype(np.int32))
+        funded_rd = (paid > 0) & (demand.priority > 0)
+        np.add.at(s["talent_active"], s.row_of_id[demand.firm_id], funded_rd.astype(np.int32))
 
     def _pay_rd_project(self, s: FirmState, year: int, rng: np.random.Generator) -> None:
         """City key R&D projects to the strongest applicants, and matching of higher projects."""
@@ -274,7 +281,9 @@ class Policy:
         )
         wins = cand[rng.random(len(cand)) < lever.higher_projects_rate]
         grant = lever.higher_amount_median * np.exp(rng.standard_normal(len(wins)) * 0.5)
-        match = np.minimum(lever.match_ratio * grant, lever.match_cap)
+        match = lever.match_ratio * grant
+        if lever.match_cap is not None:
+            match = np.minimum(match, lever.match_cap)
         rows = np.concatenate([city, wins])
         amount = np.concatenate([city_amount, match])
         demand = Demand("rd_project", s["firm_id"][rows], amount, _level(lever.level, len(rows)),

@@ -10,6 +10,7 @@ those files and evaluates them; no threshold value lives in Python.
 from __future__ import annotations
 
 import operator
+from functools import cached_property, lru_cache
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,12 @@ class Criterion(_Strict):
             return float(_level_code(self.attr or "", self.value))
         return float(self.value)  # type: ignore[arg-type]
 
+    @cached_property
+    def cut(self) -> float:
+        """The threshold as compared: nudged by the tolerance in the operator's direction."""
+        op = self.op or ">="
+        return float(tolerant(self.threshold(), NUDGE[op]))
+
     def walk(self):
         """Yield this node and every node below it."""
         yield self
@@ -151,6 +158,18 @@ class ScoreItem(_Strict):
             raise ValueError(f"score item {self.id}: step needs step_points")
         return self
 
+    @cached_property
+    def cuts(self) -> tuple[float, ...]:
+        """Bin edges as compared: nudged so that a value on an edge counts as on it.
+
+        A tuple, not an array: pydantic compares cached values when comparing models.
+        """
+        return tuple(
+            tolerant(
+                np.asarray(self.bins, dtype=np.float64), 1.0 if self.closed == "right" else -1.0
+            )
+        )
+
     def max_points(self) -> float:
         """Most points the item can give."""
         if self.best_of is not None:
@@ -170,9 +189,7 @@ class ScoreItem(_Strict):
         else:
             x = feats[self.attr or ""]
             if self.bins is not None:
-                bins = np.asarray(self.bins)
-                right = self.closed == "right"
-                idx = np.digitize(x, tolerant(bins, 1.0 if right else -1.0), right=right)
+                idx = np.digitize(x, self.cuts, right=self.closed == "right")
                 pts = np.asarray(self.points, dtype=np.float64)[idx]
             elif self.levels is not None:
                 table = np.zeros(len(LEVELS[self.attr or ""]))
@@ -345,8 +362,7 @@ def _eval(
     record: dict[str, np.ndarray],
 ) -> np.ndarray:
     if node.attr is not None:
-        op = node.op or ">="
-        out = OPS[op](feats[node.attr], tolerant(node.threshold(), NUDGE[op]))
+        out = OPS[node.op or ">="](feats[node.attr], node.cut)
     elif node.all is not None:
         out = np.logical_and.reduce([_eval(c, feats, holds, score_ok, record) for c in node.all])
     elif node.any is not None:
@@ -375,6 +391,7 @@ def judge(rule: TierRule, feats: Features, holds: dict[str, np.ndarray]) -> Judg
     return Judgement(passed=passed, score=score, criteria=record)
 
 
+@lru_cache(maxsize=32)
 def load_rules(name: str, rules_dir: Path = RULES_DIR) -> RuleSet:
     """Load rule set ``name`` (a file stem under ``scenarios/rules`` or a path)."""
     path = Path(name) if name.endswith(".toml") else rules_dir / f"{name}.toml"

@@ -44,18 +44,28 @@ def frame(model):
     return model.datacollector.get_model_vars_dataframe()
 
 
-def test_srdi_award_spend_equals_amount_times_new_certificates():
+def test_srdi_award_spend_equals_amount_times_first_certificates():
     model = run([AWARD_SRDI], years=6)
     ledger = model.policy.ledger.table()
     assert set(ledger["lever"]) == {"award"} and set(ledger["tier"]) == {"srdi"}
+    first = model.firms.all_firms()["first_srdi"]
+    years = range(2024, 2030)
+    firsts = np.array([np.count_nonzero(first == y) for y in years])
+    spent = ledger.set_index("year")["amount_wan"].reindex(years, fill_value=0.0)
+    assert firsts.sum() > 0
+    assert np.allclose(spent.to_numpy(), 10.0 * firsts)
+
+
+def test_award_paid_on_every_new_certificate_unless_first_time_only():
+    model = run([AWARD_SRDI, "levers.award.first_time_only=false"], years=6)
     new = frame(model).set_index("year")["srdi.new"].iloc[1:]
-    spent = ledger.set_index("year")["amount_wan"].reindex(new.index, fill_value=0.0)
-    assert new.sum() > 0
-    assert np.allclose(spent.to_numpy(), 10.0 * new.to_numpy())
+    spent = model.policy.ledger.table().set_index("year")["amount_wan"]
+    assert np.allclose(spent.reindex(new.index, fill_value=0.0).to_numpy(), 10.0 * new.to_numpy())
 
 
 def test_award_on_renewal_also_pays_renewed_certificates():
-    model = run([AWARD_SRDI, "levers.award.on_renewal=true"], years=6)
+    model = run([AWARD_SRDI, "levers.award.on_renewal=true", "levers.award.first_time_only=false"],
+                years=6)  # fmt: skip
     f = frame(model).iloc[1:]
     total = model.policy.ledger.table()["amount_wan"].sum()
     assert f["srdi.renewed"].sum() > 0
