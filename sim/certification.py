@@ -106,9 +106,7 @@ def run_cycle(
         verdict = judge(rule, sub, {t: v[judged] for t, v in start.items()})
 
         if len(due):
-            ok = verdict.passed[: len(due)] & (
-                rng.random(len(due)) < review_submission.get(tier, 1.0)
-            )
+            ok = verdict.passed[: len(due)] & (rng.random(len(due)) < review_submission.get(tier, 1.0))
             certify(state, due[ok], tier, rule.validity_years, year)
             revoke(state, due[~ok], tier)
             flows.add(tier, "renewed", ok.sum())

@@ -24,9 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.years is not None:
         overrides.append(f"run.years={args.years}")
     scenario = load(args.scenario, overrides)
-    out = (
-        Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
-    )
+    out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
     started = time.perf_counter()
     try:
         model = LadderModel(scenario, rng=args.seed)
@@ -74,6 +72,167 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_manifest(kind: str, out: Path, specs, extra: dict, started: float) -> None:
+    import json
+
+    from sim import __version__
+    from sim.results import command_line
+    from sim.scenario import file_hash
+
+    scenarios = sorted({s.scenario for s in specs})
+    info = {
+        "kind": kind,
+        **extra,
+        "scenarios": [{"path": p, "sha256": file_hash(p)} for p in scenarios],
+        "runs": len(specs),
+        "seeds": sorted({s.seed for s in specs}),
+        "package": {"name": "sme-ladder", "version": __version__},
+        "command": command_line(),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+    }
+    text = json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+    (out / "manifest.json").write_text(text, encoding="utf-8")
+
+
+def _is_experiment(path: str) -> bool:
+    import tomllib
+
+    try:
+        return "experiment" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    """Scenario labels: file stems, made unique."""
+    labels: list[str] = []
+    for path in paths:
+        label, k = path.stem, 2
+        while label in labels:
+            label, k = f"{path.stem}-{k}", k + 1
+        labels.append(label)
+    return labels
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from sim.analysis import compare_summary, print_table
+    from sim.experiment import expand, load_experiment
+    from sim.plots import plot_folder
+    from sim.scenario import file_hash, load
+
+    started = time.perf_counter()
+    extra: dict = {}
+    if len(args.scenarios) == 1 and _is_experiment(args.scenarios[0]):
+        exp, paths = load_experiment(args.scenarios[0])
+        reps = args.reps or exp.experiment.replications
+        seed = exp.experiment.seed if args.seed is None else args.seed
+        years = args.years or exp.experiment.years
+        extra["experiment"] = {"path": args.scenarios[0], "sha256": file_hash(args.scenarios[0])}
+        name = exp.experiment.name
+    else:
+        paths = [Path(p).resolve() for p in args.scenarios]
+        for path in paths:
+            load(path)  # validate before any run starts
+        reps, seed, years = args.reps or 100, args.seed or 0, args.years
+        name = "compare-" + "-".join(p.stem for p in paths)
+    labels = _labels(paths)
+    out = Path(args.out) if args.out else Path("results") / name
+    specs = expand(paths, reps, seed, years=years)
+    specs = [s.__class__(**{**s.__dict__, "label": labels[paths.index(Path(s.scenario))]}) for s in specs]
+    keys = _execute(specs, out, args)
+    summary = compare_summary(out, keys, labels)
+    summary.to_csv(out / "summary.csv", index=False)
+    summary.to_parquet(out / "summary.parquet", index=False)
+    _batch_manifest(
+        "compare", out, specs, {**extra, "labels": labels, "replications": reps, "base_seed": seed}, started
+    )
+    print(print_table(summary, labels))
+    written = plot_folder(out)
+    print(f"\nresults: {out}/ (summary.csv, summary.parquet, manifest.json, runs/)")
+    print(f"plots:   {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim.analysis import sweep_tables
+    from sim.experiment import design_points, expand, load_experiment
+    from sim.scenario import file_hash
+
+    started = time.perf_counter()
+    exp, paths = load_experiment(args.experiment)
+    meta = exp.experiment
+    points = design_points(exp.design)
+    out = Path(args.out) if args.out else Path("results") / meta.name
+    specs = expand(paths, args.reps or meta.replications, meta.seed, points, meta.years)
+    keys = _execute(specs, out, args)
+    try:
+        runs, series = sweep_tables(out, keys, meta.outcomes)
+    except KeyError as exc:
+        raise ScenarioError(f"{args.experiment}: experiment.outcomes: {exc.args[0]}") from None
+    runs.to_parquet(out / "runs.parquet", index=False)
+    series.to_parquet(out / "series.parquet", index=False)
+    _batch_manifest(
+        "sweep",
+        out,
+        specs,
+        {
+            "experiment": {"path": args.experiment, "sha256": file_hash(args.experiment)},
+            "design_points": len(points),
+            "replications": meta.replications,
+            "base_seed": meta.seed,
+        },
+        started,
+    )
+    print(
+        f"{len(points)} design points × {len(paths)} scenario(s) × {meta.replications} "
+        f"replications = {len(specs)} runs"
+    )
+    print(f"results: {out}/ (runs.parquet, series.parquet, manifest.json, runs/)")
+    return 0
+
+
+def _execute(specs, out: Path, args: argparse.Namespace) -> list[str]:
+    from sim.runner import run_batch
+
+    try:
+        return run_batch(
+            specs,
+            out,
+            workers=args.workers,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished runs are kept in {out}/runs/; run the same command again to resume",
+            file=sys.stderr,
+        )
+        raise SystemExit(130) from None
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from sim.plots import plot_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise ScenarioError(f"{folder}: no such results folder")
+    written = plot_folder(folder)
+    if not written:
+        raise ScenarioError(f"{folder}: no summary.parquet (compare) or runs.parquet (sweep) here")
+    print("\n".join(str(p) for p in written))
+    return 0
+
+
+def _batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reps", type=int, help="replications per scenario")
+    parser.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    parser.add_argument("--backend", choices=["local", "dask"], default="local")
+    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--out", help="output folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of every sub-command."""
     parser = argparse.ArgumentParser(prog="ladder", description=__doc__.splitlines()[0])
@@ -100,6 +259,22 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("scenario")
     show.add_argument("--set", action="append", metavar="KEY=VALUE")
     show.set_defaults(func=_show)
+
+    compare = sub.add_parser("compare", help="replicate scenarios on common random numbers")
+    compare.add_argument("scenarios", nargs="+", help="scenario files, or one experiment file")
+    compare.add_argument("--seed", type=int, help="base seed (default 0)")
+    compare.add_argument("--years", type=int, help="override run.years")
+    _batch_options(compare)
+    compare.set_defaults(func=_compare)
+
+    sweep = sub.add_parser("sweep", help="run an experiment's design")
+    sweep.add_argument("experiment")
+    _batch_options(sweep)
+    sweep.set_defaults(func=_sweep)
+
+    plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
+    plot.add_argument("folder")
+    plot.set_defaults(func=_plot)
     return parser
 
 

@@ -72,9 +72,7 @@ def spend_on_rd(
     plus R&D funded by last year's project grants (``rd_bonus``).
     """
     rev = s["revenue"]
-    prev = np.divide(
-        s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0
-    )
+    prev = np.divide(s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0)
     target = s["rd_propensity"] * price ** (-p.rd_price_elasticity)
     shock = np.exp(p.rd_noise * rng.standard_normal(len(rev)) - 0.5 * p.rd_noise**2)
     intensity = np.maximum(prev + p.rd_adjustment * (target - prev), 0.0) * shock
@@ -117,9 +115,7 @@ def adjust_staff(s: FirmState, p: Dynamics) -> None:
     """R&D staff share follows R&D intensity; headcount follows revenue."""
     intensity = np.divide(s["rd"], s["revenue"], out=np.zeros(s.n), where=s["revenue"] > 0)
     target = np.minimum(p.rd_staff_per_intensity * intensity, 1.0)
-    s["rd_staff_share"] = s["rd_staff_share"] + p.rd_staff_adjustment * (
-        target - s["rd_staff_share"]
-    )
+    s["rd_staff_share"] = s["rd_staff_share"] + p.rd_staff_adjustment * (target - s["rd_staff_share"])
     s["employees"] = np.maximum(1, np.rint(s["revenue"] / s["revenue_per_employee"]))
 
 
@@ -169,9 +165,7 @@ def upgrade_capabilities(s: FirmState, p: Dynamics, rng: np.random.Generator, ye
     s["age"] = s["age"] + 1
 
 
-def exit_firms(
-    s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float
-) -> np.ndarray:
+def exit_firms(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float) -> np.ndarray:
     """Exit with a hazard falling with age and size; returns the exit mask (not yet archived).
 
     h = h0 · (1 + age)^(−a) · (R/R_ref)^(−c), capped at 1.

@@ -110,8 +110,7 @@ def _ip_level(f: Features) -> np.ndarray:
 DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
     "main_revenue": lambda f: f.col("revenue") * f.col("main_share"),
     "main_revenue_3y_mean": lambda f: (
-        ((f.col("revenue") + f.col("revenue_prev") + f.col("revenue_prev2")) / 3.0)
-        * f.col("main_share")
+        ((f.col("revenue") + f.col("revenue_prev") + f.col("revenue_prev2")) / 3.0) * f.col("main_share")
     ),
     "growth": _growth,
     "growth_2y_mean": lambda f: 0.5 * (f["growth"] + _growth_prev(f)),
@@ -128,9 +127,7 @@ DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
     "global_share": lambda f: f["national_share"] / f.global_market_multiple,
     "equity_2y": lambda f: f.col("equity") + f.col("equity_prev"),
     "equity_3y": lambda f: f.col("equity") + f.col("equity_prev") + f.col("equity_prev2"),
-    "st_award_3y": lambda f: (
-        (f.col("st_award_year") != NO_YEAR) & ((f.year - f.col("st_award_year")) < 3)
-    ),
+    "st_award_3y": lambda f: (f.col("st_award_year") != NO_YEAR) & ((f.year - f.col("st_award_year")) < 3),
 }
 
 RAW: frozenset[str] = frozenset(

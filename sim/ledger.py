@@ -46,6 +46,11 @@ class Demand:
     level: np.ndarray  # codes into LEVELS
     tier: np.ndarray  # codes into TIER_IDS, NO_TIER if none
     priority: np.ndarray  # higher is paid first under "rank" rationing
+    flag: np.ndarray | None = None  # lever-specific marker (talent grants: an R&D hire)
+
+    def __post_init__(self) -> None:
+        if self.flag is None:
+            self.flag = np.zeros(len(self.amount), dtype=bool)
 
     @classmethod
     def empty(cls, lever: str) -> Demand:
@@ -62,7 +67,7 @@ class Demand:
             lever,
             *(
                 np.concatenate([getattr(p, f) for p in parts])
-                for f in ("firm_id", "amount", "level", "tier", "priority")
+                for f in ("firm_id", "amount", "level", "tier", "priority", "flag")
             ),
         )
 
@@ -75,6 +80,19 @@ class Demand:
             self.level[mask],
             self.tier[mask],
             self.priority[mask],
+            self.flag[mask],
+        )
+
+    def first(self) -> Demand:
+        """The same entries, ranked ahead of any new demand (promised earlier)."""
+        return Demand(
+            self.lever,
+            self.firm_id,
+            self.amount,
+            self.level,
+            self.tier,
+            np.full(len(self.amount), np.inf),
+            self.flag,
         )
 
 
@@ -110,9 +128,7 @@ class Ledger:
         self._payments: list[dict[str, np.ndarray]] = []
         self._budget_rows: list[dict[str, object]] = []
 
-    def settle(
-        self, year: int, demand: Demand, budget: Budget, rng: np.random.Generator
-    ) -> np.ndarray:
+    def settle(self, year: int, demand: Demand, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Apply the lever's caps per paying level, record what is paid, return paid amounts."""
         paid = np.zeros_like(demand.amount)
         for code, level in enumerate(LEVELS):
@@ -120,9 +136,7 @@ class Ledger:
             if not here.any():
                 continue
             cap = budget.caps.get(level, np.inf)  # type: ignore[call-overload]
-            paid[here] = ration(
-                demand.amount[here], demand.priority[here], cap, budget.rationing, rng
-            )
+            paid[here] = ration(demand.amount[here], demand.priority[here], cap, budget.rationing, rng)
             asked, got = float(demand.amount[here].sum()), float(paid[here].sum())
             self._budget_rows.append(
                 {
@@ -133,7 +147,9 @@ class Ledger:
                     "demand_wan": asked,
                     "paid_wan": got,
                     "unmet_wan": asked - got,
-                    "firms_unpaid": int(np.count_nonzero(paid[here] < demand.amount[here] - 1e-9)),
+                    "firms_unpaid": len(
+                        np.unique(demand.firm_id[here][paid[here] < demand.amount[here] - 1e-9])
+                    ),
                 }
             )
         keep = paid > 0
@@ -183,6 +199,5 @@ class Ledger:
 
     def budget_table(self) -> pd.DataFrame:
         """Per year × lever × level: cap, demand, paid, unmet demand and firms left unpaid."""
-        cols = ["year", "lever", "level", "cap_wan", "demand_wan", "paid_wan", "unmet_wan",
-                "firms_unpaid"]  # fmt: skip
+        cols = ["year", "lever", "level", "cap_wan", "demand_wan", "paid_wan", "unmet_wan", "firms_unpaid"]
         return pd.DataFrame(self._budget_rows, columns=cols)

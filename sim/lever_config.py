@@ -61,6 +61,8 @@ class AwardItem(Section):
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> AwardItem:
+        if any(step.review and step.after_years == 0 for step in self.schedule):
+            raise ValueError("a review applies to later instalments only (after_years ≥ 1)")
         total = sum(step.share for step in self.schedule)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"schedule shares must sum to 1 (got {total:g})")

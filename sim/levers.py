@@ -19,9 +19,6 @@ from sim.lever_config import LEVELS, AwardLever, Levers
 from sim.rules import RuleSet
 from sim.scenario_base import TIER_IDS
 
-# Commitments (later instalments, multi-year grants) are honoured before new demand.
-COMMITTED = np.inf
-
 
 @dataclass
 class Commitments:
@@ -33,6 +30,10 @@ class Commitments:
         """Promise ``demand`` entries for ``due_year`` (``review``: paid only if it passes)."""
         if len(demand.amount):
             self.parts.append((due_year, demand, review))
+
+    def outstanding(self) -> float:
+        """Money still promised for later years (万元), e.g. after the last simulated year."""
+        return float(sum(demand.amount.sum() for _, demand, _ in self.parts))
 
     def due(self, lever: str, year: int) -> tuple[Demand, np.ndarray]:
         """Remove and return this lever's payments due in ``year`` with their review flags."""
@@ -99,7 +100,10 @@ class Policy:
         if lever.above_scale_only:
             eligible &= s["revenue"] >= self.above_scale_revenue
         eligible &= s["rd_prev"] >= lever.min_rd
-        base = s["rd_prev"] if lever.base == "total" else np.zeros(s.n)
+        if lever.base == "total":
+            base = s["rd_prev"]
+        else:
+            base = np.maximum(s["rd_prev"] - s["rd_prev2"], 0.0)
         below_cap = lever.rate * base < lever.cap_per_firm
         cut = lever.additionality * lever.rate * lever.take_up
         return np.where(eligible & below_cap, cut, 0.0)
@@ -148,8 +152,7 @@ class Policy:
         if lv.award is not None:
             self._pay_award("award", lv.award, s, year, certified, rng)
         if lv.key_little_giant_fund is not None:
-            self._pay_award("key_little_giant_fund", lv.key_little_giant_fund, s, year, certified,
-                            rng)  # fmt: skip
+            self._pay_award("key_little_giant_fund", lv.key_little_giant_fund, s, year, certified, rng)
         if lv.rd_subsidy is not None:
             self._pay_rd_subsidy(s, year, rng)
         if lv.loan_subsidy is not None:
@@ -159,16 +162,27 @@ class Policy:
         if lv.rd_project is not None:
             self._pay_rd_project(s, year, rng)
 
-    def _due(self, s: FirmState, lever: str, year: int, pass_probability: float,
-             rng: np.random.Generator) -> Demand:  # fmt: skip
-        """Commitments due now for firms still alive that pass any performance review."""
+    def _due(
+        self, s: FirmState, lever: str, year: int, pass_probability: float, rng: np.random.Generator
+    ) -> Demand:
+        """Commitments due now for firms still alive that pass any performance review.
+
+        They rank ahead of new demand: what was promised is paid first when a cap binds.
+        """
         due, review = self.commitments.due(lever, year)
         alive = s.row_of_id[due.firm_id] >= 0
         passed = ~review | (rng.random(len(review)) < pass_probability)
-        return due.select(alive & passed)
+        return due.select(alive & passed).first()
 
-    def _pay_award(self, lever_id: str, lever: AwardLever, s: FirmState, year: int,
-                   certified: dict[str, dict[str, np.ndarray]], rng: np.random.Generator) -> None:  # fmt: skip
+    def _pay_award(
+        self,
+        lever_id: str,
+        lever: AwardLever,
+        s: FirmState,
+        year: int,
+        certified: dict[str, dict[str, np.ndarray]],
+        rng: np.random.Generator,
+    ) -> None:
         parts = [self._due(s, lever_id, year, lever.review_pass_probability, rng)]
         for item in lever.items:
             events = certified.get(item.tier, {})
@@ -181,16 +195,22 @@ class Policy:
                 continue
             n = len(rows)
             ids = s["firm_id"][rows]
-            priority = np.divide(s["rd"][rows], s["revenue"][rows], out=np.zeros(n),
-                                 where=s["revenue"][rows] > 0)  # fmt: skip
+            priority = np.divide(
+                s["rd"][rows], s["revenue"][rows], out=np.zeros(n), where=s["revenue"][rows] > 0
+            )
             for step in item.schedule:
-                demand = Demand(lever_id, ids, np.full(n, item.amount * step.share),
-                                _level(item.level, n), _tier(item.tier, n), priority)  # fmt: skip
+                demand = Demand(
+                    lever_id,
+                    ids,
+                    np.full(n, item.amount * step.share),
+                    _level(item.level, n),
+                    _tier(item.tier, n),
+                    priority,
+                )
                 if step.after_years == 0:
                     parts.append(demand)
                 else:
-                    self.commitments.add(np.full(n, year + step.after_years), demand,
-                                         np.full(n, step.review))  # fmt: skip
+                    self.commitments.add(np.full(n, year + step.after_years), demand, np.full(n, step.review))
         demand = Demand.concat(lever_id, parts)
         paid = self.ledger.settle(year, demand, lever.budget, rng)
         rows = s.row_of_id[demand.firm_id]
@@ -204,13 +224,17 @@ class Policy:
         if lever.above_scale_only:
             eligible &= s["revenue_prev"] >= self.above_scale_revenue
         eligible &= rng.random(s.n) < lever.take_up
-        base = (
-            s["rd_prev"] if lever.base == "total" else np.maximum(s["rd_prev"] - s["rd_prev2"], 0)
-        )
+        base = s["rd_prev"] if lever.base == "total" else np.maximum(s["rd_prev"] - s["rd_prev2"], 0)
         rows = np.flatnonzero(eligible & (base > 0))
         amount = np.minimum(lever.rate * base[rows], lever.cap_per_firm)
-        demand = Demand("rd_subsidy", s["firm_id"][rows], amount, _level(lever.level, len(rows)),
-                        self._highest_tier(s, rows), s["rd_prev"][rows])  # fmt: skip
+        demand = Demand(
+            "rd_subsidy",
+            s["firm_id"][rows],
+            amount,
+            _level(lever.level, len(rows)),
+            self._highest_tier(s, rows),
+            s["rd_prev"][rows],
+        )
         paid = self.ledger.settle(year, demand, lever.budget, rng)
         s["liquidity_bonus"][rows] += paid
 
@@ -227,10 +251,16 @@ class Policy:
             loan = np.minimum(loan, lever.max_loan)
         losses = lever.guarantee_default_rate * lever.guarantee_coverage if lever.guarantee else 0.0
         cost = loan * (lever.discount + losses)
-        demand = Demand("loan_subsidy", s["firm_id"][rows], cost, _level(lever.level, len(rows)),
-                        self._highest_tier(s, rows), s["revenue"][rows])  # fmt: skip
+        demand = Demand(
+            "loan_subsidy",
+            s["firm_id"][rows],
+            cost,
+            _level(lever.level, len(rows)),
+            self._highest_tier(s, rows),
+            s["revenue"][rows],
+        )
         paid = self.ledger.settle(year, demand, lever.budget, rng)
-        funded = np.divide(paid, cost, out=np.zeros_like(paid), where=cost > 0)
+        funded = np.divide(paid, cost, out=np.ones_like(paid), where=cost > 0)  # free: funded
         s["liquidity_bonus"][rows] += lever.credit_to_rd * loan * funded
 
     def _pay_talent(self, s: FirmState, year: int, rng: np.random.Generator) -> None:
@@ -252,21 +282,29 @@ class Policy:
             n = len(rows)
             if not n:
                 continue
-            # priority 1 marks R&D hires: paid first under "rank", and counted for productivity
-            demand = Demand("talent_grant", s["firm_id"][rows], np.full(n, ttype.amount),
-                            _level(lever.level, n), self._highest_tier(s, rows),
-                            np.full(n, float(ttype.rd_staff)))  # fmt: skip
+            hire = np.full(n, ttype.rd_staff)
+            demand = Demand(
+                "talent_grant",
+                s["firm_id"][rows],
+                np.full(n, ttype.amount),
+                _level(lever.level, n),
+                self._highest_tier(s, rows),
+                np.zeros(n),
+                hire,
+            )
             parts.append(demand)
             for later in range(1, ttype.years):
                 self.commitments.add(np.full(n, year + later), demand, np.zeros(n, bool))
-            if ttype.rd_staff:
-                staff = s["rd_staff_share"]
-                np.add.at(staff, rows, 1.0 / np.maximum(s["employees"][rows], 1))
-                s["rd_staff_share"] = np.minimum(staff, 1.0)
         demand = Demand.concat("talent_grant", parts)
         paid = self.ledger.settle(year, demand, lever.budget, rng)
-        funded_rd = (paid > 0) & (demand.priority > 0)
-        np.add.at(s["talent_active"], s.row_of_id[demand.firm_id], funded_rd.astype(np.int32))
+        # Only funded R&D hires count: for patent productivity, and (new ones) for staff share.
+        rows = s.row_of_id[demand.firm_id]
+        funded_rd = (paid > 0) & demand.flag
+        np.add.at(s["talent_active"], rows, funded_rd.astype(np.int32))
+        new_hire = funded_rd & ~np.isinf(demand.priority)
+        staff = s["rd_staff_share"]
+        np.add.at(staff, rows[new_hire], 1.0 / np.maximum(s["employees"][rows[new_hire]], 1))
+        s["rd_staff_share"] = np.minimum(staff, 1.0)
 
     def _pay_rd_project(self, s: FirmState, year: int, rng: np.random.Generator) -> None:
         """City key R&D projects to the strongest applicants, and matching of higher projects."""
@@ -276,9 +314,7 @@ class Policy:
         cand = np.flatnonzero(eligible)
         strongest = cand[np.argsort(-s["rd_stock"][cand], kind="stable")]
         city = strongest[: lever.city_projects_per_year]
-        city_amount = np.minimum(
-            lever.city_amount_max, lever.city_amount_share_of_rd * s["rd"][city]
-        )
+        city_amount = np.minimum(lever.city_amount_max, lever.city_amount_share_of_rd * s["rd"][city])
         wins = cand[rng.random(len(cand)) < lever.higher_projects_rate]
         grant = lever.higher_amount_median * np.exp(rng.standard_normal(len(wins)) * 0.5)
         match = lever.match_ratio * grant
@@ -286,7 +322,13 @@ class Policy:
             match = np.minimum(match, lever.match_cap)
         rows = np.concatenate([city, wins])
         amount = np.concatenate([city_amount, match])
-        demand = Demand("rd_project", s["firm_id"][rows], amount, _level(lever.level, len(rows)),
-                        self._highest_tier(s, rows), s["rd_stock"][rows])  # fmt: skip
+        demand = Demand(
+            "rd_project",
+            s["firm_id"][rows],
+            amount,
+            _level(lever.level, len(rows)),
+            self._highest_tier(s, rows),
+            s["rd_stock"][rows],
+        )
         paid = self.ledger.settle(year, demand, lever.budget, rng)
         np.add.at(s["rd_bonus"], rows, lever.additionality * paid)

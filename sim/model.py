@@ -92,6 +92,8 @@ class LadderModel(mesa.Model):
         dynamics.roll_history(s)
         dynamics.grow_revenue(s, p, rng, self.ref_revenue)
         policy = self.policy
+        if policy:
+            policy.rules = rules
         subsidy = policy.rd_subsidy_rate(s) if policy else 0.0
         price = dynamics.rd_price(s, p, subsidy)
         extra = policy.extra_liquidity(s) if policy else 0.0
@@ -115,7 +117,6 @@ class LadderModel(mesa.Model):
             rng,
         )
         if policy:
-            policy.rules = rules
             policy.pay(s, self.year, self.flows.certified, rng)
 
         leaving = dynamics.exit_firms(s, p, rng, self.ref_revenue)
@@ -195,9 +196,7 @@ def firms_alive(model: LadderModel) -> int:
 
 def above_scale(model: LadderModel) -> int:
     """Above-designated-size (规上) firms: revenue at or above the scenario's gate."""
-    return int(
-        np.count_nonzero(model.firms["revenue"] >= model.scenario.population.above_scale_revenue)
-    )
+    return int(np.count_nonzero(model.firms["revenue"] >= model.scenario.population.above_scale_revenue))
 
 
 def column_total(model: LadderModel, column: str, above_scale_only: bool = False) -> float:

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
@@ -50,8 +51,7 @@ LEVER_LABELS: dict[str, str] = {
 HATCHES = ["", "//", "..", "xx", "\\\\", "oo"]
 
 
-def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str,
-                fmt: str = "png") -> None:  # fmt: skip
+def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str, fmt: str = "png") -> None:
     """Spend per year stacked by lever (万元), hatched so it reads in black and white."""
     _use_cjk_font()
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
@@ -70,8 +70,14 @@ def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str,
         )
         bottom += per[lever]
     if per.empty or not per.to_numpy().any():
-        ax.text(0.5, 0.5, "no payments (no levers on) 无政策支出", transform=ax.transAxes,
-                ha="center", va="center")  # fmt: skip
+        ax.text(
+            0.5,
+            0.5,
+            "no payments (no levers on) 无政策支出",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
     ax.set_xlabel("Year 年份")
     ax.set_ylabel("Spend (万元) 支出")
     ax.set_title(title)
@@ -107,3 +113,205 @@ def plot_tiers(tiers: pd.DataFrame, path: Path, title: str, fmt: str = "png") ->
     fig.tight_layout()
     fig.savefig(path, format=fmt)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------- batch folders
+LADDER = ["innovative", "srdi", "little_giant", "key_little_giant", "single_champion"]
+
+
+def _save(fig, folder: Path, stem: str) -> list[Path]:
+    paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
+    for path in paths:
+        fig.savefig(path, format=path.suffix[1:])
+    plt.close(fig)
+    return paths
+
+
+def _batch_series(folder: Path) -> pd.DataFrame:
+    """Year-level series of every run in a batch folder, labelled by scenario."""
+    import json
+
+    parts = []
+    for run in sorted((folder / "runs").iterdir()):
+        meta_file = run / "meta.json"
+        if meta_file.is_file():
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            frame = pd.read_parquet(run / "series.parquet")
+            parts.append(
+                frame.assign(
+                    label=meta["label"], key=meta["key"], **{f"param.{p}": v for p, v in meta["params"]}
+                )
+            )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def plot_tier_bands(series: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
+    """Stock of each ladder tier over the years: mean and 5–95 % band per scenario."""
+    tiers = [t for t in LADDER if series[f"stock.{t}"].max() > 0]
+    fig, axes = plt.subplots(1, len(tiers), figsize=(3.6 * len(tiers), 4.2), dpi=110, squeeze=False)
+    for ax, tier in zip(axes[0], tiers, strict=True):
+        for k, label in enumerate(labels):
+            grp = series[series["label"] == label].groupby("year")[f"stock.{tier}"]
+            q = grp.quantile([0.05, 0.95]).unstack()
+            shade = str(0.35 + 0.5 * k / max(1, len(labels)))
+            ax.fill_between(
+                q.index,
+                q[0.05],
+                q[0.95],
+                color=shade,
+                alpha=0.35,
+                hatch=HATCHES[k % len(HATCHES)],
+                edgecolor="0.3",
+                linewidth=0,
+            )
+            ax.plot(
+                grp.mean().index,
+                grp.mean(),
+                color="black",
+                linestyle=STYLES[k % len(STYLES)],
+                marker=MARKERS[k % len(MARKERS)],
+                markersize=3,
+                label=label,
+            )
+        ax.set_title(TIER_LABELS[tier], fontsize=9)
+        ax.set_xlabel("Year 年末")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("Firms (mean, 5–95 % band) 企业数")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.tight_layout()
+    return _save(fig, folder, "tiers_bands")
+
+
+def plot_budget_by_scenario(series: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
+    """Mean yearly spend stacked by lever, one panel per scenario (万元)."""
+    levers = [lv for lv in LEVER_LABELS if f"spend.{lv}" in series.columns]
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(4 * len(labels), 4.2), dpi=110, sharey=True, squeeze=False
+    )
+    for ax, label in zip(axes[0], labels, strict=True):
+        mine = series[series["label"] == label]
+        mine = mine[mine["year"] > mine["year"].min()]
+        bottom = None
+        for k, lever in enumerate(levers):
+            per = mine.groupby("year")[f"spend.{lever}"].mean().fillna(0.0)
+            ax.bar(
+                per.index,
+                per,
+                bottom=bottom,
+                color=str(0.25 + 0.12 * k),
+                edgecolor="black",
+                hatch=HATCHES[k % len(HATCHES)],
+                label=LEVER_LABELS[lever],
+            )
+            bottom = per if bottom is None else bottom + per
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("Year 年份")
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("Mean spend (万元) 平均支出")
+    if levers:
+        axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.tight_layout()
+    return _save(fig, folder, "budget_by_lever")
+
+
+def plot_pyramid(summary: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
+    """The ladder at the end year as a funnel: mean firms per tier, one funnel per scenario."""
+    stock = summary[summary["metric"] == "stock"]
+    end = stock[stock["year"] == stock["year"].max()]
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(4.2 * len(labels), 4.2), dpi=110, sharey=True, squeeze=False
+    )
+    for ax, label in zip(axes[0], labels, strict=True):
+        mine = end[end["scenario"] == label].set_index("tier")
+        values = [float(mine.loc[t, "mean"]) for t in LADDER]
+        widths = np.log10(np.asarray(values) + 1.0)
+        y = np.arange(len(LADDER))
+        ax.barh(y, widths, left=-widths / 2, color="0.75", edgecolor="black", height=0.8)
+        for yi, v in zip(y, values, strict=True):
+            ax.text(0, yi, f"{v:,.0f}", ha="center", va="center", fontsize=9)
+        ax.set_yticks(y, [TIER_LABELS[t].replace(" ", "\n", 1) for t in LADDER], fontsize=7)
+        ax.set_xticks([])
+        ax.set_title(f"{label} ({int(end['year'].max())})", fontsize=9)
+    axes[0][0].set_xlabel("width ∝ log10(firms + 1)")
+    fig.tight_layout()
+    return _save(fig, folder, "pyramid")
+
+
+def plot_cost_per_additional(summary: pd.DataFrame, folder: Path) -> list[Path]:
+    """Cost per additional certified firm, per tier and scenario, with 95 % intervals."""
+    rows = summary[(summary["metric"] == "cost_per_additional") & summary["tier"].isin(LADDER)]
+    rows = rows[np.isfinite(rows["mean"])]
+    if rows.empty:
+        return []
+    labels = list(dict.fromkeys(rows["scenario"]))
+    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
+    width = 0.8 / len(labels)
+    for k, label in enumerate(labels):
+        mine = rows[rows["scenario"] == label].set_index("tier").reindex(LADDER)
+        x = np.arange(len(LADDER)) + k * width
+        err = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
+        ax.bar(
+            x,
+            mine["mean"],
+            width,
+            yerr=np.abs(err),
+            capsize=3,
+            color=str(0.3 + 0.15 * k),
+            edgecolor="black",
+            hatch=HATCHES[k % len(HATCHES)],
+            label=f"{label} vs {mine['versus'].dropna().iloc[0]}",
+        )
+    ax.set_xticks(
+        np.arange(len(LADDER)) + 0.4 - width / 2,
+        [TIER_LABELS[t].replace(" ", "\n", 1) for t in LADDER],
+        fontsize=7,
+    )
+    ax.set_ylabel("万元 per additional firm at end year 每增加一家企业的成本")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, folder, "cost_per_additional")
+
+
+def plot_sweep(runs: pd.DataFrame, folder: Path) -> list[Path]:
+    """Each outcome against each swept parameter: replication means with 5–95 % range."""
+    params = [c for c in runs.columns if c.startswith("param.")]
+    outcomes = [c for c in runs.columns if c.startswith(("stock.", "spend_total"))]
+    outcomes = [c for c in outcomes if runs[c].max() > 0][:6]
+    if not params or not outcomes:
+        return []
+    fig, axes = plt.subplots(
+        len(outcomes), len(params), dpi=110, squeeze=False, figsize=(4 * len(params), 2.6 * len(outcomes))
+    )
+    for i, outcome in enumerate(outcomes):
+        for j, param in enumerate(params):
+            ax = axes[i][j]
+            grp = runs.groupby(param)[outcome]
+            q = grp.quantile([0.05, 0.95]).unstack()
+            ax.fill_between(q.index, q[0.05], q[0.95], color="0.8")
+            ax.plot(grp.mean().index, grp.mean(), color="black", marker="o", markersize=3)
+            ax.set_xlabel(param.removeprefix("param."), fontsize=7)
+            ax.set_ylabel(outcome, fontsize=7)
+            ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, folder, "sweep")
+
+
+def plot_folder(folder: Path) -> list[Path]:
+    """Every chart a compare or sweep folder supports; returns the files written."""
+    _use_cjk_font()
+    folder = Path(folder)
+    written: list[Path] = []
+    if (folder / "summary.parquet").is_file():
+        summary = pd.read_parquet(folder / "summary.parquet")
+        labels = list(dict.fromkeys(summary["scenario"]))
+        series = _batch_series(folder)
+        series = series[series["label"].isin(labels)]
+        written += plot_tier_bands(series, labels, folder)
+        written += plot_budget_by_scenario(series, labels, folder)
+        written += plot_pyramid(summary, labels, folder)
+        written += plot_cost_per_additional(summary, folder)
+    if (folder / "runs.parquet").is_file():
+        written += plot_sweep(pd.read_parquet(folder / "runs.parquet"), folder)
+    return written

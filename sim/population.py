@@ -32,9 +32,7 @@ def heavy_tailed_revenue(
     return revenue
 
 
-def _size_tilted(
-    rng: np.random.Generator, trait: SizeTilted, log_rel_size: np.ndarray
-) -> np.ndarray:
+def _size_tilted(rng: np.random.Generator, trait: SizeTilted, log_rel_size: np.ndarray) -> np.ndarray:
     share = np.clip(trait.share_at_median, 1e-9, 1 - 1e-9)
     p = expit(logit(share) + trait.size_slope * log_rel_size)
     return rng.random(len(log_rel_size)) < p
@@ -56,9 +54,7 @@ def synthesise(
     """
     f = blank(n, first_id, year)
     if newborn:
-        revenue = dyn.entrant_revenue_median * np.exp(
-            dyn.entrant_revenue_sigma * rng.standard_normal(n)
-        )
+        revenue = dyn.entrant_revenue_median * np.exp(dyn.entrant_revenue_sigma * rng.standard_normal(n))
         age = np.zeros(n, dtype=np.int32)
     else:
         revenue = heavy_tailed_revenue(

@@ -53,9 +53,7 @@ def tiers_table(model: LadderModel) -> pd.DataFrame:
         for flow in FLOWS:
             part[flow] = wide[f"{tier}.{flow}"].astype("int64")
         parts.append(part)
-    return pd.concat(parts, ignore_index=True).sort_values(
-        ["year", "tier"], kind="stable", ignore_index=True
-    )
+    return pd.concat(parts, ignore_index=True).sort_values(["year", "tier"], kind="stable", ignore_index=True)
 
 
 def metrics_table(model: LadderModel) -> pd.DataFrame:
@@ -132,8 +130,16 @@ def write_run(
     from sim.plots import plot_budget, plot_tiers
 
     out.mkdir(parents=True, exist_ok=True)
-    names = ["tiers.parquet", "metrics.parquet", "firms.parquet", "ledger.parquet",
-             "budget.parquet", "tiers.png", "budget.png", "manifest.json"]  # fmt: skip
+    names = [
+        "tiers.parquet",
+        "metrics.parquet",
+        "firms.parquet",
+        "ledger.parquet",
+        "budget.parquet",
+        "tiers.png",
+        "budget.png",
+        "manifest.json",
+    ]
     if ledger_firms:
         names.insert(5, "ledger_firms.parquet")
     paths = {name: out / name for name in names}
@@ -159,6 +165,9 @@ def write_run(
     )
     info = manifest(model, scenario_path, seed, argv, wall_seconds)
     info["spend_total_wan"] = round(ledger.total(), 4)
+    info["committed_after_end_wan"] = (
+        round(model.policy.commitments.outstanding(), 4) if model.policy else 0.0
+    )
     text = json.dumps(info, indent=2, ensure_ascii=False)
     _atomic_write(paths["manifest.json"], lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
     return paths

@@ -10,9 +10,9 @@ those files and evaluates them; no threshold value lives in Python.
 from __future__ import annotations
 
 import operator
-from functools import cached_property, lru_cache
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -139,9 +139,7 @@ class ScoreItem(_Strict):
             self.best_of is not None,
         ]
         if sum(kinds) != 1:
-            raise ValueError(
-                f"score item {self.id}: needs one of bins, levels, step, scale, best_of"
-            )
+            raise ValueError(f"score item {self.id}: needs one of bins, levels, step, scale, best_of")
         if self.best_of is None:
             if self.attr is None:
                 raise ValueError(f"score item {self.id}: needs attr")
@@ -165,9 +163,7 @@ class ScoreItem(_Strict):
         A tuple, not an array: pydantic compares cached values when comparing models.
         """
         return tuple(
-            tolerant(
-                np.asarray(self.bins, dtype=np.float64), 1.0 if self.closed == "right" else -1.0
-            )
+            tolerant(np.asarray(self.bins, dtype=np.float64), 1.0 if self.closed == "right" else -1.0)
         )
 
     def max_points(self) -> float:
@@ -197,9 +193,7 @@ class ScoreItem(_Strict):
                     table[_level_code(self.attr or "", name)] = value
                 pts = table[np.asarray(x, dtype=np.int64)]
             elif self.step is not None:
-                pts = np.floor(np.asarray(x, dtype=np.float64) / self.step) * (
-                    self.step_points or 0
-                )
+                pts = np.floor(np.asarray(x, dtype=np.float64) / self.step) * (self.step_points or 0)
             else:
                 pts = np.asarray(x, dtype=np.float64) * (self.scale or 0.0)
         return np.minimum(pts, self.cap) if self.cap is not None else pts
@@ -314,9 +308,7 @@ class RuleSet(_Strict):
     def _order_matches(self) -> RuleSet:
         unknown = set(self.tiers) - set(TIER_IDS)
         if unknown:
-            raise ValueError(
-                f"unknown tier id(s) {sorted(unknown)}; allowed: {', '.join(TIER_IDS)}"
-            )
+            raise ValueError(f"unknown tier id(s) {sorted(unknown)}; allowed: {', '.join(TIER_IDS)}")
         if sorted(self.order) != sorted(self.tiers):
             raise ValueError("order must list every tier exactly once")
         for pos, tier in enumerate(self.order):

@@ -81,8 +81,7 @@ def series_frame(model) -> pd.DataFrame:
     ledger = model.policy.ledger.table() if model.policy else None
     if ledger is not None and len(ledger):
         for column, key in (("lever", "spend.{}"), ("level", "spend_level.{}")):
-            per = ledger.pivot_table(index="year", columns=column, values="amount_wan",
-                                     aggfunc="sum")  # fmt: skip
+            per = ledger.pivot_table(index="year", columns=column, values="amount_wan", aggfunc="sum")
             for name in per.columns:
                 out[key.format(name)] = out["year"].map(per[name]).fillna(0.0)
     spend = [c for c in out.columns if c.startswith("spend.")]
@@ -230,8 +229,7 @@ def run_batch(
 def _progress(total: int, initial: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="run", disable=not enabled, smoothing=0.1,
-                desc="runs")  # fmt: skip
+    return tqdm(total=total, initial=initial, unit="run", disable=not enabled, smoothing=0.1, desc="runs")
 
 
 def _run_local(todo, out_dir: Path, workers: int, bar) -> None:
@@ -257,14 +255,19 @@ def _run_local(todo, out_dir: Path, workers: int, bar) -> None:
 
 
 def _run_dask(todo, out_dir: Path, scheduler: str | None, workers: int | None, bar) -> None:
-    from dask.distributed import Client, LocalCluster, wait as dask_wait
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import wait as dask_wait
 
     cluster = None
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=None)  # fmt: skip
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
         client = Client(cluster)
     try:
         # Workers return results and the client stores them: no shared file system needed.

@@ -199,9 +199,7 @@ class Certification(Section):
             unknown = set(getattr(self, key)) - set(TIER_IDS)
             if unknown:
                 allowed = ", ".join(TIER_IDS)
-                raise ValueError(
-                    f"{key} has unknown tier id(s) {sorted(unknown)}; allowed: {allowed}"
-                )
+                raise ValueError(f"{key} has unknown tier id(s) {sorted(unknown)}; allowed: {allowed}")
         return self
 
 
@@ -345,21 +343,40 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], origin: str) -> dict[str, Any]:
-    """Return a copy of ``raw`` with ``--set`` overrides applied (tables are created as needed)."""
+    """Return a copy of ``raw`` with ``--set`` overrides applied (tables are created as needed).
+
+    A path part ``name[i]`` addresses item ``i`` of an array of tables, e.g.
+    ``levers.award.items[0].amount``.
+    """
     out = copy.deepcopy(raw)
     for item in overrides:
         keys, value = parse_override(item)
-        node = out
-        for depth, key in enumerate(keys[:-1]):
-            node = node.setdefault(key, {})  # validation rejects paths the schema lacks
+        node: Any = out
+        for depth, key in enumerate(keys):
+            name, _, index = key.partition("[")
+            where = ".".join(keys[: depth + 1])
+            last = depth == len(keys) - 1
             if not isinstance(node, dict):
-                where = ".".join(keys[: depth + 1])
-                raise ScenarioError(f"{origin}: --set {item}: {where} is a value, not a table")
-        node[keys[-1]] = value
+                raise ScenarioError(f"{origin}: --set {item}: {where} is inside a value, not a table")
+            if not index:
+                if last:
+                    node[name] = value
+                else:
+                    node = node.setdefault(name, {})  # validation rejects paths the schema lacks
+                continue
+            seq = node.get(name)
+            pos = int(index.rstrip("]")) if index.rstrip("]").isdigit() else -1
+            if not isinstance(seq, list) or not 0 <= pos < len(seq):
+                raise ScenarioError(f"{origin}: --set {item}: {where}: no such array item")
+            if last:
+                seq[pos] = value
+            else:
+                node = seq[pos]
     return out
 
 
-def _format_error(origin: str, exc: ValidationError) -> str:
+def format_error(origin: str, exc: ValidationError) -> str:
+    """The one-line message for the first validation error: file, key path, what is allowed."""
     err = exc.errors()[0]
     loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
@@ -377,7 +394,7 @@ def validate(raw: dict[str, Any], origin: str) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_format_error(origin, exc)) from None
+        raise ScenarioError(format_error(origin, exc)) from None
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:

@@ -66,16 +66,22 @@ identifiers = st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True)
 
 breakages = st.one_of(
     st.tuples(st.just("unknown"), st.sampled_from(sorted(RAW)), identifiers),
-    st.tuples(st.just("negative"), st.sampled_from(NON_NEGATIVE),
-              st.floats(-1e9, -1e-6) | st.integers(-10**9, -1)),
+    st.tuples(
+        st.just("negative"), st.sampled_from(NON_NEGATIVE), st.floats(-1e9, -1e-6) | st.integers(-(10**9), -1)
+    ),
     st.tuples(st.just("share"), st.sampled_from(SHARES), st.floats(1.0001, 1e6)),
-    st.tuples(st.just("type"), st.sampled_from(SCALARS),
-              st.sampled_from(["abc", "", "1,5", [1, 2], {"a": 1}])),
-    st.tuples(st.just("cap"), st.sampled_from(["city", "county", "provincial", "national"]),
-              st.floats(-1e9, -1e-6)),
-    st.tuples(st.just("apply"), st.sampled_from(["srdi", "innovative", "little_giant"]),
-              st.floats(1.0001, 100) | st.floats(-100, -1e-6)),
-)  # fmt: skip
+    st.tuples(
+        st.just("type"), st.sampled_from(SCALARS), st.sampled_from(["abc", "", "1,5", [1, 2], {"a": 1}])
+    ),
+    st.tuples(
+        st.just("cap"), st.sampled_from(["city", "county", "provincial", "national"]), st.floats(-1e9, -1e-6)
+    ),
+    st.tuples(
+        st.just("apply"),
+        st.sampled_from(["srdi", "innovative", "little_giant"]),
+        st.floats(1.0001, 100) | st.floats(-100, -1e-6),
+    ),
+)
 
 
 def break_scenario(kind, where, value):
@@ -91,11 +97,16 @@ def break_scenario(kind, where, value):
         data[section][key] = value
         return data, f"{section}.{key}"
     if kind == "cap":
-        data["levers"] = {"rd_subsidy": {"level": "city", "rate": 0.1, "cap_per_firm": 10,
-                                         "budget": {"caps": {where: value}}}}  # fmt: skip
+        data["levers"] = {
+            "rd_subsidy": {
+                "level": "city",
+                "rate": 0.1,
+                "cap_per_firm": 10,
+                "budget": {"caps": {where: value}},
+            }
+        }
         return data, f"levers.rd_subsidy.budget.caps.{where}"
-    data["certification"]["apply_probability"] = {**RAW["certification"]["apply_probability"],
-                                                  where: value}  # fmt: skip
+    data["certification"]["apply_probability"] = {**RAW["certification"]["apply_probability"], where: value}
     return data, f"certification.apply_probability.{where}"
 
 

@@ -12,9 +12,7 @@ DATA_FILES = ("tiers.parquet", "metrics.parquet", "firms.parquet")
 
 
 def ladder(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT
-    )
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_run_writes_every_output_and_a_manifest(tmp_path):
@@ -84,7 +82,7 @@ def test_same_seed_gives_byte_identical_data_files(tmp_path):
         ("dynamics.class1_share=1.2", "dynamics.class1_share"),
         ("certification.apply_probability.srdi=1.5", "certification.apply_probability.srdi"),
         ("nosuch.key=1", "nosuch: unknown key"),
-        ("population.firms.x=1", "population.firms is a value, not a table"),
+        ("population.firms.x=1", "population.firms.x is inside a value, not a table"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_no_traceback(setting, fragment):

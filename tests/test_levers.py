@@ -64,8 +64,7 @@ def test_award_paid_on_every_new_certificate_unless_first_time_only():
 
 
 def test_award_on_renewal_also_pays_renewed_certificates():
-    model = run([AWARD_SRDI, "levers.award.on_renewal=true", "levers.award.first_time_only=false"],
-                years=6)  # fmt: skip
+    model = run([AWARD_SRDI, "levers.award.on_renewal=true", "levers.award.first_time_only=false"], years=6)
     f = frame(model).iloc[1:]
     total = model.policy.ledger.table()["amount_wan"].sum()
     assert f["srdi.renewed"].sum() > 0
@@ -91,9 +90,7 @@ def test_no_lever_no_spend():
 @pytest.mark.parametrize("rule", ["rank", "pro_rata", "stop"])
 def test_no_year_exceeds_the_cap_and_unmet_demand_is_recorded(rule):
     cap = 300.0
-    model = run(
-        [RD_SUBSIDY, f"levers.rd_subsidy.budget={{caps={{county={cap}}}, rationing='{rule}'}}"]
-    )
+    model = run([RD_SUBSIDY, f"levers.rd_subsidy.budget={{caps={{county={cap}}}, rationing='{rule}'}}"])
     per_year = model.policy.ledger.table().groupby("year")["amount_wan"].sum()
     assert (per_year <= cap + 1e-6).all()
     budget = model.policy.ledger.budget_table()
@@ -146,9 +143,7 @@ def test_awards_raise_the_probability_of_applying():
 
 
 def test_rd_subsidy_raises_rd_against_a_paired_run():
-    strong = RD_SUBSIDY.replace("rate=0.1", "rate=0.5").replace(
-        "cap_per_firm=50", "cap_per_firm=5000"
-    )
+    strong = RD_SUBSIDY.replace("rate=0.1", "rate=0.5").replace("cap_per_firm=50", "cap_per_firm=5000")
     gains = []
     for seed in (1, 2, 3):
         with_sub = frame(run([strong, "levers.rd_subsidy.additionality=1.0"], seed=seed))
@@ -170,10 +165,32 @@ def test_ration_rules():
 
 def test_ledger_settle_caps_each_paying_level_separately():
     ledger = Ledger()
-    demand = Demand("award", np.arange(4), np.full(4, 10.0), np.array([2, 2, 3, 3], np.int8),
-                    np.full(4, TIER_IDS.index("srdi"), np.int8), np.zeros(4))  # fmt: skip
+    demand = Demand(
+        "award",
+        np.arange(4),
+        np.full(4, 10.0),
+        np.array([2, 2, 3, 3], np.int8),
+        np.full(4, TIER_IDS.index("srdi"), np.int8),
+        np.zeros(4),
+    )
     paid = ledger.settle(2024, demand, Budget(caps={"city": 10.0}), np.random.default_rng(1))
     assert paid[:2].sum() == 10.0 and paid[2:].sum() == 20.0
     assert ledger.total() == 30.0
     unmet = ledger.budget_table().set_index("level")["unmet_wan"]
     assert unmet["city"] == 10.0 and unmet["county"] == 0.0
+
+
+def test_commitments_are_paid_before_new_demand_when_the_cap_binds():
+    fund = KEY_FUND.replace(
+        "review_pass_probability=1.0", "review_pass_probability=1.0, budget={caps={national=1500}}"
+    )
+    model = run([fund, "certification.apply_probability.key_little_giant=1.0"], years=6)
+    rows = model.policy.ledger.firm_rows()
+    budget = model.policy.ledger.budget_table()
+    assert (rows.groupby("year")["amount_wan"].sum() <= 1500 + 1e-6).all()
+    # every second instalment that fell due (firm alive) was paid: it ranks first
+    first = rows.groupby("firm_id")["year"].min()
+    for firm_id, year in first.items():
+        if year + 2 <= 2029 and model.firms.row_of_id[firm_id] >= 0:
+            assert ((rows.firm_id == firm_id) & (rows.year == year + 2)).any(), firm_id
+    assert budget["demand_wan"].sum() >= budget["paid_wan"].sum()
