@@ -13,7 +13,6 @@ numbers), so differences are taken replication by replication.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -63,24 +62,32 @@ def ratio_interval(num: np.ndarray, den: np.ndarray, seed: int = 0) -> dict[str,
 # ---------------------------------------------------------------------------- loading
 
 
-def load_runs(out_dir: Path, keys: list[str] | None = None) -> pd.DataFrame:
-    """Run index: one row per finished run (key, label, replication, seed, params)."""
-    runs = out_dir / RUNS
-    folders = [runs / k for k in keys] if keys else sorted(runs.iterdir())
+def batch_index(specs, keys: list[str]) -> pd.DataFrame:
+    """One row per run spec: key, label, scenario, replication, seed and swept parameters.
+
+    Built from the specs, not from the run folders: two specs that resolve to the same scenario
+    and seed share one run (and its folder) but keep their own labels.
+    """
     rows = []
-    for folder in folders:
-        meta_file = folder / "meta.json"
-        if meta_file.is_file():
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            params = {f"param.{p}": v for p, v in meta.pop("params")}
-            meta.pop("overrides")
-            rows.append({**meta, **params})
-    return pd.DataFrame(rows).drop_duplicates("key")
+    for spec, key in zip(specs, keys, strict=True):
+        params = {f"param.{path}": value for path, value in spec.params}
+        rows.append(
+            {
+                "key": key,
+                "label": spec.label,
+                "scenario": spec.scenario,
+                "replication": spec.replication,
+                "seed": spec.seed,
+                **params,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def load_table(out_dir: Path, keys: list[str], name: str) -> pd.DataFrame:
     """One table of every run in ``keys``, with a ``key`` column."""
-    parts = [pd.read_parquet(out_dir / RUNS / k / f"{name}.parquet").assign(key=k) for k in keys]
+    unique = list(dict.fromkeys(keys))
+    parts = [pd.read_parquet(out_dir / RUNS / k / f"{name}.parquet").assign(key=k) for k in unique]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -105,12 +112,11 @@ def end_outcomes(series: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- compare
 
 
-def compare_summary(out_dir: Path, keys: list[str], labels: list[str]) -> pd.DataFrame:
+def compare_summary(out_dir: Path, index: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Long summary of a compare batch (see README: columns and meanings)."""
-    index = load_runs(out_dir, keys).set_index("key")
-    series = load_table(out_dir, list(index.index), "series")
-    series = series.join(index[["label", "replication"]], on="key")
-    ends = end_outcomes(series).join(index[["label", "replication"]])
+    runs = load_table(out_dir, list(index["key"]), "series")
+    series = index[["key", "label", "replication"]].merge(runs, on="key")
+    ends = index[["key", "label", "replication"]].merge(end_outcomes(runs), left_on="key", right_index=True)
     rows: list[dict] = []
 
     for label in labels:
@@ -208,7 +214,7 @@ def deadweight(
     A firm (same id: populations coincide under common random numbers) counts as deadweight
     for a tier when the baseline run also certified it to that tier within the horizon.
     """
-    keys = index.reset_index().set_index(["label", "replication"])["key"]
+    keys = index.set_index(["label", "replication"])["key"]
     dead, total = [], []
     for rep in replications:
         awards = pd.read_parquet(out_dir / RUNS / keys[(label, rep)] / "awards.parquet")
@@ -221,56 +227,50 @@ def deadweight(
 
 def print_table(summary: pd.DataFrame, labels: list[str]) -> str:
     """Terminal table: end-year stocks with 95 % spread, cost, and gains over the first."""
-    end_year = summary.loc[summary["metric"] == "stock", "year"].max()
-    lines = []
+    stock = summary[summary["metric"] == "stock"]
     tiers = ["innovative", "srdi", "little_giant", "single_champion"]
-    head = f"{'scenario':<26}" + "".join(f"{t:>22}" for t in tiers) + f"{'cost 万元':>16}"
-    lines += [f"end of {int(end_year)}: mean [95 % of runs]", head, "-" * len(head)]
+    head = f"{'scenario':<26}{'end':>6}" + "".join(f"{t:>22}" for t in tiers) + f"{'cost 万元':>16}"
+    lines = ["end-of-run stock per tier: mean [95 % of runs]", head, "-" * len(head)]
     for label in labels:
+        mine = stock[stock["scenario"] == label]
+        end = mine["year"].max()
         cells = []
         for tier in tiers:
-            r = summary[
-                (summary.scenario == label)
-                & (summary.metric == "stock")
-                & (summary.tier == tier)
-                & (summary.year == end_year)
-            ].iloc[0]
+            r = mine[(mine["tier"] == tier) & (mine["year"] == end)].iloc[0]
             cells.append(f"{r['mean']:>8.1f} [{r['lo95']:>4.0f},{r['hi95']:>5.0f}]")
         cost = summary[(summary.scenario == label) & (summary.metric == "cost_total")]
-        lines.append(f"{label:<26}" + "".join(f"{c:>22}" for c in cells) + f"{cost['mean'].iloc[0]:>16,.0f}")
+        row = f"{label:<26}{int(end):>6}" + "".join(f"{c:>22}" for c in cells)
+        lines.append(row + f"{cost['mean'].iloc[0]:>16,.0f}")
     extra = summary[summary.metric.isin(["additional", "cost_per_additional"])]
     if len(extra):
-        lines += ["", f"versus {labels[0]} (paired; mean [95 % CI]):"]
+        lines += ["", f"versus {labels[0]} (paired replications; mean [95 % CI]):"]
         for label in labels[1:]:
             for tier in ("srdi", "little_giant"):
-                add = extra[
-                    (extra.scenario == label) & (extra.metric == "additional") & (extra.tier == tier)
-                ].iloc[0]
-                cpa = extra[
-                    (extra.scenario == label) & (extra.metric == "cost_per_additional") & (extra.tier == tier)
-                ].iloc[0]
-                lines.append(
-                    f"  {label:<24} {tier:<14} +{add['mean']:.1f} [{add['ci_low']:.1f}, "
-                    f"{add['ci_high']:.1f}] firms; {cpa['mean']:,.0f} 万元 per extra firm "
-                    f"[{cpa['ci_low']:,.0f}, {cpa['ci_high']:,.0f}]"
-                )
+                pick = (extra.scenario == label) & (extra.tier == tier)
+                add = extra[pick & (extra.metric == "additional")].iloc[0]
+                cpa = extra[pick & (extra.metric == "cost_per_additional")].iloc[0]
+                gained = f"{add['mean']:+.1f} [{add['ci_low']:+.1f}, {add['ci_high']:+.1f}] firms"
+                if add["ci_low"] > 0:
+                    cost = f"{cpa['mean']:,.0f} 万元 per extra firm [{cpa['ci_low']:,.0f}, {cpa['ci_high']:,.0f}]"
+                else:
+                    cost = "no significant gain: cost per extra firm not defined"
+                lines.append(f"  {label:<24} {tier:<14} {gained}; {cost}")
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- sweep
 
 
-def sweep_tables(out_dir: Path, keys: list[str], outcomes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def sweep_tables(
+    out_dir: Path, index: pd.DataFrame, outcomes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``runs`` (one row per run: parameters, seed, outcomes) and ``series`` (per run-year)."""
-    index = load_runs(out_dir, keys).set_index("key")
-    series = load_table(out_dir, list(index.index), "series")
+    series = load_table(out_dir, list(index["key"]), "series")
     ends = end_outcomes(series)
     if outcomes:
         missing = [o for o in outcomes if o not in ends.columns]
         if missing:
             raise KeyError(f"unknown outcome(s) {missing}; known: {', '.join(ends.columns)}")
         ends = ends[outcomes]
-    keep = ["label", "scenario", "replication", "seed", "resolved_sha256"]
-    params = [c for c in index.columns if c.startswith("param.")]
-    runs = index[keep + params].join(ends).reset_index()
+    runs = index.merge(ends, left_on="key", right_index=True)
     return runs, series

@@ -115,7 +115,7 @@ def _labels(paths: list[Path]) -> list[str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.analysis import compare_summary, print_table
+    from sim.analysis import batch_index, compare_summary, print_table
     from sim.experiment import expand, load_experiment
     from sim.plots import plot_folder
     from sim.scenario import file_hash, load
@@ -136,11 +136,18 @@ def _compare(args: argparse.Namespace) -> int:
         reps, seed, years = args.reps or 100, args.seed or 0, args.years
         name = "compare-" + "-".join(p.stem for p in paths)
     labels = _labels(paths)
+    calendars = {(sc.run.start_year, sc.run.years) for sc in (load(p) for p in paths)}
+    if len(calendars) > 1 and years is None:
+        print(
+            "note: the scenarios cover different years; differences compare end-of-run states "
+            "(use --years and equal start years to align them)",
+            file=sys.stderr,
+        )
     out = Path(args.out) if args.out else Path("results") / name
-    specs = expand(paths, reps, seed, years=years)
-    specs = [s.__class__(**{**s.__dict__, "label": labels[paths.index(Path(s.scenario))]}) for s in specs]
-    keys = _execute(specs, out, args)
-    summary = compare_summary(out, keys, labels)
+    specs = expand(paths, reps, seed, years=years, labels=labels)
+    index = batch_index(specs, _execute(specs, out, args))
+    index.to_parquet(out / "index.parquet", index=False)
+    summary = compare_summary(out, index, labels)
     summary.to_csv(out / "summary.csv", index=False)
     summary.to_parquet(out / "summary.parquet", index=False)
     _batch_manifest(
@@ -154,7 +161,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim.analysis import sweep_tables
+    from sim.analysis import batch_index, sweep_tables
     from sim.experiment import design_points, expand, load_experiment
     from sim.scenario import file_hash
 
@@ -163,10 +170,12 @@ def _sweep(args: argparse.Namespace) -> int:
     meta = exp.experiment
     points = design_points(exp.design)
     out = Path(args.out) if args.out else Path("results") / meta.name
-    specs = expand(paths, args.reps or meta.replications, meta.seed, points, meta.years)
-    keys = _execute(specs, out, args)
+    reps = args.reps or meta.replications
+    specs = expand(paths, reps, meta.seed, points, meta.years)
+    index = batch_index(specs, _execute(specs, out, args))
+    index.to_parquet(out / "index.parquet", index=False)
     try:
-        runs, series = sweep_tables(out, keys, meta.outcomes)
+        runs, series = sweep_tables(out, index, meta.outcomes)
     except KeyError as exc:
         raise ScenarioError(f"{args.experiment}: experiment.outcomes: {exc.args[0]}") from None
     runs.to_parquet(out / "runs.parquet", index=False)
@@ -178,15 +187,12 @@ def _sweep(args: argparse.Namespace) -> int:
         {
             "experiment": {"path": args.experiment, "sha256": file_hash(args.experiment)},
             "design_points": len(points),
-            "replications": meta.replications,
+            "replications": reps,
             "base_seed": meta.seed,
         },
         started,
     )
-    print(
-        f"{len(points)} design points × {len(paths)} scenario(s) × {meta.replications} "
-        f"replications = {len(specs)} runs"
-    )
+    print(f"{len(points)} design points × {len(paths)} scenario(s) × {reps} replications = {len(specs)} runs")
     print(f"results: {out}/ (runs.parquet, series.parquet, manifest.json, runs/)")
     return 0
 

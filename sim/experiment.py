@@ -137,16 +137,18 @@ def expand(
     seed: int,
     points: list[tuple[tuple[str, float], ...]] | None = None,
     years: int | None = None,
+    labels: list[str] | None = None,
 ) -> list[RunSpec]:
     """Every point × scenario × replication, replication i seeded alike everywhere (CRN)."""
+    labels = labels or [s.stem for s in scenarios]
     specs = []
     for point in points or [()]:
         overrides = tuple(_overrides(point, years))
-        for scenario in scenarios:
+        for scenario, label in zip(scenarios, labels, strict=True):
             for rep in range(replications):
                 specs.append(
                     RunSpec(
-                        label=scenario.stem,
+                        label=label,
                         scenario=str(scenario),
                         overrides=overrides,
                         replication=rep,

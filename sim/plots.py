@@ -22,6 +22,20 @@ TIER_LABELS: dict[str, str] = {
     "key_little_giant": "Key little giant 重点“小巨人”",
     "single_champion": "Single champion 制造业单项冠军",
 }
+
+
+def two_lines(tier: str) -> str:
+    """English name over the Chinese name (for tick labels)."""
+    english, _, chinese = TIER_LABELS[tier].rpartition(" ")
+    return f"{english}\n{chinese}"
+
+
+def _integer_years(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 # Distinct line styles and markers keep the lines apart when printed in black and white.
 STYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1))]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
@@ -79,6 +93,7 @@ def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str, 
             va="center",
         )
     ax.set_xlabel("Year 年份")
+    _integer_years(ax)
     ax.set_ylabel("Spend (万元) 支出")
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
@@ -105,6 +120,7 @@ def plot_tiers(tiers: pd.DataFrame, path: Path, title: str, fmt: str = "png") ->
             label=TIER_LABELS[tier],
         )
     ax.set_xlabel("Year (end of year) 年末")
+    _integer_years(ax)
     ax.set_ylabel("Firms holding the tier 企业数")
     ax.set_yscale("symlog", linthresh=10)
     ax.set_title(title)
@@ -128,21 +144,11 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
 
 
 def _batch_series(folder: Path) -> pd.DataFrame:
-    """Year-level series of every run in a batch folder, labelled by scenario."""
-    import json
-
-    parts = []
-    for run in sorted((folder / "runs").iterdir()):
-        meta_file = run / "meta.json"
-        if meta_file.is_file():
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            frame = pd.read_parquet(run / "series.parquet")
-            parts.append(
-                frame.assign(
-                    label=meta["label"], key=meta["key"], **{f"param.{p}": v for p, v in meta["params"]}
-                )
-            )
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    """Year-level series of every run spec of a batch folder, labelled by scenario."""
+    index = pd.read_parquet(folder / "index.parquet")
+    parts = {k: pd.read_parquet(folder / "runs" / k / "series.parquet") for k in index["key"].unique()}
+    frames = [parts[row.key].assign(label=row.label, key=row.key) for row in index.itertuples()]
+    return pd.concat(frames, ignore_index=True)
 
 
 def plot_tier_bands(series: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
@@ -175,6 +181,7 @@ def plot_tier_bands(series: pd.DataFrame, labels: list[str], folder: Path) -> li
             )
         ax.set_title(TIER_LABELS[tier], fontsize=9)
         ax.set_xlabel("Year 年末")
+        _integer_years(ax)
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("Firms (mean, 5–95 % band) 企业数")
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
@@ -206,6 +213,7 @@ def plot_budget_by_scenario(series: pd.DataFrame, labels: list[str], folder: Pat
             bottom = per if bottom is None else bottom + per
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("Year 年份")
+        _integer_years(ax)
         ax.grid(True, axis="y", alpha=0.3)
     axes[0][0].set_ylabel("Mean spend (万元) 平均支出")
     if levers:
@@ -217,7 +225,8 @@ def plot_budget_by_scenario(series: pd.DataFrame, labels: list[str], folder: Pat
 def plot_pyramid(summary: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
     """The ladder at the end year as a funnel: mean firms per tier, one funnel per scenario."""
     stock = summary[summary["metric"] == "stock"]
-    end = stock[stock["year"] == stock["year"].max()]
+    last = stock.groupby("scenario")["year"].transform("max")
+    end = stock[stock["year"] == last]
     fig, axes = plt.subplots(
         1, len(labels), figsize=(4.2 * len(labels), 4.2), dpi=110, sharey=True, squeeze=False
     )
@@ -229,44 +238,50 @@ def plot_pyramid(summary: pd.DataFrame, labels: list[str], folder: Path) -> list
         ax.barh(y, widths, left=-widths / 2, color="0.75", edgecolor="black", height=0.8)
         for yi, v in zip(y, values, strict=True):
             ax.text(0, yi, f"{v:,.0f}", ha="center", va="center", fontsize=9)
-        ax.set_yticks(y, [TIER_LABELS[t].replace(" ", "\n", 1) for t in LADDER], fontsize=7)
+        ax.set_yticks(y, [two_lines(t) for t in LADDER], fontsize=7)
         ax.set_xticks([])
-        ax.set_title(f"{label} ({int(end['year'].max())})", fontsize=9)
+        ax.set_title(f"{label} (end of {int(mine['year'].max())})", fontsize=9)
     axes[0][0].set_xlabel("width ∝ log10(firms + 1)")
     fig.tight_layout()
     return _save(fig, folder, "pyramid")
 
 
 def plot_cost_per_additional(summary: pd.DataFrame, folder: Path) -> list[Path]:
-    """Cost per additional certified firm, per tier and scenario, with 95 % intervals."""
-    rows = summary[(summary["metric"] == "cost_per_additional") & summary["tier"].isin(LADDER)]
-    rows = rows[np.isfinite(rows["mean"])]
-    if rows.empty:
+    """Cost per additional certified firm with 95 % intervals, where the gain is significant.
+
+    A ratio whose denominator (the paired gain in firms) may be zero is meaningless, so a tier
+    whose gain interval includes zero is marked "n.s." instead of drawn.
+    """
+    cpa = summary[(summary["metric"] == "cost_per_additional") & summary["tier"].isin(LADDER)]
+    gain = summary[(summary["metric"] == "additional") & summary["tier"].isin(LADDER)]
+    if cpa.empty:
         return []
-    labels = list(dict.fromkeys(rows["scenario"]))
+    labels = list(dict.fromkeys(cpa["scenario"]))
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
     width = 0.8 / len(labels)
     for k, label in enumerate(labels):
-        mine = rows[rows["scenario"] == label].set_index("tier").reindex(LADDER)
+        mine = cpa[cpa["scenario"] == label].set_index("tier").reindex(LADDER)
+        ok = gain[gain["scenario"] == label].set_index("tier").reindex(LADDER)["ci_low"] > 0
         x = np.arange(len(LADDER)) + k * width
-        err = np.vstack([mine["mean"] - mine["ci_low"], mine["ci_high"] - mine["mean"]])
+        mean = mine["mean"].where(ok)
+        err = np.vstack([mean - mine["ci_low"], mine["ci_high"] - mean])
+        versus = mine["versus"].dropna().iloc[0]
         ax.bar(
             x,
-            mine["mean"],
+            mean,
             width,
             yerr=np.abs(err),
             capsize=3,
             color=str(0.3 + 0.15 * k),
             edgecolor="black",
             hatch=HATCHES[k % len(HATCHES)],
-            label=f"{label} vs {mine['versus'].dropna().iloc[0]}",
+            label=f"{label} vs {versus}",
         )
-    ax.set_xticks(
-        np.arange(len(LADDER)) + 0.4 - width / 2,
-        [TIER_LABELS[t].replace(" ", "\n", 1) for t in LADDER],
-        fontsize=7,
-    )
-    ax.set_ylabel("万元 per additional firm at end year 每增加一家企业的成本")
+        for xi in x[~ok.to_numpy()]:
+            ax.text(xi, 0, "n.s.", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(np.arange(len(LADDER)) + 0.4 - width / 2, [two_lines(t) for t in LADDER], fontsize=7)
+    ax.set_ylabel("万元 per additional firm at end 每增加一家企业的成本")
+    ax.set_title("Cost per additional certified firm (n.s.: no significant gain)", fontsize=9)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
