@@ -53,6 +53,18 @@ def rank_order(key: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.lexsort((rng.random(len(key)), -key))
 
 
+class _Gathered(dict):
+    """Tiers held, restricted to some rows, gathered only for the tiers a rule asks about."""
+
+    def __init__(self, full: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        super().__init__()
+        self.full, self.rows = full, rows
+
+    def __missing__(self, tier: str) -> np.ndarray:
+        self[tier] = value = self.full[tier][self.rows]
+        return value
+
+
 def _holds(state: FirmState, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     cols = {t: state[f"held_{t}"] for t in TIER_IDS}
     return cols if rows is None else {t: v[rows] for t, v in cols.items()}
@@ -103,7 +115,7 @@ def run_cycle(
         if not len(judged):
             continue
         sub = feats.subset(judged)
-        verdict = judge(rule, sub, {t: v[judged] for t, v in start.items()})
+        verdict = judge(rule, sub, _Gathered(start, judged))
 
         if len(due):
             ok = verdict.passed[: len(due)] & (rng.random(len(due)) < review_submission.get(tier, 1.0))

@@ -103,12 +103,26 @@ def produce_ip(
 
     ``productivity`` (m) is the hook for grant-funded talent (1 without it).
     """
-    lam = productivity * p.patent_scale * np.maximum(s["rd_stock"], 0.0) ** p.patent_elasticity
-    grants = rng.poisson(lam)
-    class1 = rng.binomial(grants, p.class1_share)
+    # Draws only where they can be non-zero: most firms hold no patents and do no R&D.
+    knows = np.flatnonzero(s["rd_stock"] > 0)
+    lam = p.patent_scale * s["rd_stock"][knows] ** p.patent_elasticity
+    lam = lam * (productivity[knows] if isinstance(productivity, np.ndarray) else productivity)
+    grants = np.zeros(s.n, dtype=np.int64)
+    grants[knows] = rng.poisson(lam)
+    class1 = np.zeros(s.n, dtype=np.int64)
+    granted = np.flatnonzero(grants)
+    class1[granted] = rng.binomial(grants[granted], p.class1_share)
     s["new_class1"] = class1
-    s["class1_ip"] = s["class1_ip"] - rng.binomial(s["class1_ip"], p.class1_lapse) + class1
-    s["class2_ip"] = s["class2_ip"] - rng.binomial(s["class2_ip"], p.class2_lapse) + grants - class1
+    s["class1_ip"] = s["class1_ip"] - _thin(s["class1_ip"], p.class1_lapse, rng) + class1
+    s["class2_ip"] = s["class2_ip"] - _thin(s["class2_ip"], p.class2_lapse, rng) + grants - class1
+
+
+def _thin(counts: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Binomial(counts, p) drawn only for the non-zero counts."""
+    out = np.zeros(len(counts), dtype=np.int64)
+    held = np.flatnonzero(counts)
+    out[held] = rng.binomial(counts[held], p)
+    return out
 
 
 def adjust_staff(s: FirmState, p: Dynamics) -> None:

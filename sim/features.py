@@ -55,7 +55,7 @@ class Features:
 
     def col(self, name: str) -> np.ndarray:
         """A raw state column restricted to this view's rows."""
-        data = self.state.cols[name][: self.state.n]
+        data = self.state[name]
         return data if self.rows is None else data[self.rows]
 
     def __getitem__(self, name: str) -> np.ndarray:

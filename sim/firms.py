@@ -80,47 +80,76 @@ for _tier in TIER_IDS:
 
 
 class FirmState:
-    """Columnar state of the live firms plus an archive of the firms that exited."""
+    """Columnar state of the live firms plus an archive of the firms that exited.
+
+    Columns of one dtype live in one C-ordered block of shape (attributes, firms): each column
+    is a contiguous row of its block, and the yearly compaction (dropping exited firms) and
+    the appending of entrants are one array operation per dtype rather than one per column.
+    Column arrays are views: fetch them again after :meth:`append` or :meth:`archive_dead`.
+    """
 
     def __init__(self) -> None:
-        self.cols: dict[str, np.ndarray] = {k: np.empty(0, dtype=t) for k, t in COLUMNS.items()}
+        self.slot: dict[str, tuple[str, int]] = {}
+        names: dict[str, list[str]] = {}
+        for name, dtype in COLUMNS.items():
+            key = np.dtype(dtype).str
+            names.setdefault(key, []).append(name)
+            self.slot[name] = (key, len(names[key]) - 1)
+        self._names = names
+        self.blocks: dict[str, np.ndarray] = {k: np.empty((len(v), 0), dtype=k) for k, v in names.items()}
         self.n = 0
         self.row_of_id = np.full(1, -1, dtype=np.int64)  # firm_id -> live row, -1 if gone
         self._archive: list[dict[str, np.ndarray]] = []
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.cols[name]
+        key, j = self.slot[name]
+        return self.blocks[key][j]
 
     def __setitem__(self, name: str, value: np.ndarray) -> None:
-        self.cols[name][...] = value
+        key, j = self.slot[name]
+        self.blocks[key][j] = value
+
+    @property
+    def cols(self) -> dict[str, np.ndarray]:
+        """Every column (as views), by name."""
+        return {name: self[name] for name in COLUMNS}
 
     def append(self, new: dict[str, np.ndarray]) -> None:
         """Add firms; ``new`` must give every column (see :func:`blank`)."""
-        missing = set(COLUMNS) - set(new)
-        if missing:
-            raise ValueError(f"new firms lack columns {sorted(missing)}")
-        for name, dtype in COLUMNS.items():
-            self.cols[name] = np.concatenate([self.cols[name], np.asarray(new[name], dtype)])
-        self.n = len(self.cols["firm_id"])
-        self._reindex()
+        self.renew(new)
 
     def archive_dead(self) -> np.ndarray:
         """Move firms with ``alive == False`` to the archive; return their firm ids."""
-        alive = self.cols["alive"]
-        if alive.all():
-            return np.empty(0, dtype=np.int64)
-        dead = ~alive
-        self._archive.append({k: v[dead] for k, v in self.cols.items()})
-        for name in COLUMNS:
-            self.cols[name] = self.cols[name][alive]
-        self.n = len(self.cols["firm_id"])
-        gone = self._archive[-1]["firm_id"]
-        self.row_of_id[gone] = -1
+        return self.renew(None)
+
+    def renew(self, new: dict[str, np.ndarray] | None) -> np.ndarray:
+        """Archive the exited firms and append ``new`` ones in one copy; return exited ids."""
+        alive = self["alive"]
+        gone = np.empty(0, dtype=np.int64)
+        keep = None
+        if not alive.all():
+            keep = np.flatnonzero(alive)
+            dead = np.flatnonzero(~alive)
+            self._archive.append({k: b[:, dead] for k, b in self.blocks.items()})
+            key, j = self.slot["firm_id"]
+            gone = self._archive[-1][key][j]
+            self.row_of_id[gone] = -1
+        if new is not None:
+            missing = set(COLUMNS) - set(new)
+            if missing:
+                raise ValueError(f"new firms lack columns {sorted(missing)}")
+        for key, names in self._names.items():
+            block = self.blocks[key] if keep is None else self.blocks[key][:, keep]
+            if new is not None:
+                added = np.stack([np.asarray(new[name], dtype=key) for name in names])
+                block = np.concatenate([block, added], axis=1)
+            self.blocks[key] = block
+        self.n = self.blocks[self.slot["firm_id"][0]].shape[1]
         self._reindex()
         return gone
 
     def _reindex(self) -> None:
-        ids = self.cols["firm_id"]
+        ids = self["firm_id"]
         top = int(ids.max()) + 1 if self.n else 1
         if top > len(self.row_of_id):
             grown = np.full(max(top, 2 * len(self.row_of_id)), -1, dtype=np.int64)
@@ -130,10 +159,11 @@ class FirmState:
 
     def all_firms(self) -> dict[str, np.ndarray]:
         """Every firm ever simulated (live and archived), sorted by firm id."""
-        parts = [*self._archive, self.cols]
-        merged = {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
-        order = np.argsort(merged["firm_id"], kind="stable")
-        return {k: v[order] for k, v in merged.items()}
+        parts = [*self._archive, self.blocks]
+        merged = {k: np.concatenate([p[k] for p in parts], axis=1) for k in self.blocks}
+        key, j = self.slot["firm_id"]
+        order = np.argsort(merged[key][j], kind="stable")
+        return {name: merged[k][i][order] for name, (k, i) in self.slot.items()}
 
 
 def blank(n: int, first_id: int, year: int) -> dict[str, np.ndarray]:
@@ -170,11 +200,11 @@ class Firm(mesa.Agent):
 
     def __getattr__(self, name: str) -> Any:
         if name in COLUMNS:
-            return self.model.firms.cols[name][self._row()].item()
+            return self.model.firms[name][self._row()].item()
         raise AttributeError(name)
 
     @property
     def tiers(self) -> list[str]:
         """Tier ids the firm holds now."""
         row = self._row()
-        return [t for t in TIER_IDS if self.model.firms.cols[f"held_{t}"][row]]
+        return [t for t in TIER_IDS if self.model.firms[f"held_{t}"][row]]

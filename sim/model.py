@@ -122,34 +122,30 @@ class LadderModel(mesa.Model):
         leaving = dynamics.exit_firms(s, p, rng, self.ref_revenue)
         for tier in TIER_IDS:
             self.flows.add(tier, "exited", np.count_nonzero(leaving & s[f"held_{tier}"]))
-        for firm_id in s.archive_dead():
+        n_new = dynamics.entrants(p, rng, s.n - int(np.count_nonzero(leaving)))
+        pop, first_id = self.scenario.population, len(self._agent_of)
+        new = synthesise(rng, n_new, pop, p, self.year, first_id, newborn=True) if n_new else None
+        for firm_id in s.renew(new):  # exits archived and entrants added in one copy
             agent = self._agent_of[firm_id]
             if agent is not None:
                 agent.remove()
                 self._agent_of[firm_id] = None
-        n_new = dynamics.entrants(p, rng, s.n)
-        if n_new:
-            self._add_firms(
-                synthesise(
-                    rng,
-                    n_new,
-                    self.scenario.population,
-                    p,
-                    self.year,
-                    len(self._agent_of),
-                    newborn=True,
-                )
-            )
+        if new is not None:
+            self._register(new["firm_id"])
         if hasattr(self, "datacollector"):
             self.datacollector.collect(self)
 
     def _add_firms(self, columns: dict[str, np.ndarray]) -> None:
-        """Append firms to the columns and, in eager mode, give each its Mesa agent."""
+        """Append firms to the columns and register them."""
         self.firms.append(columns)
+        self._register(columns["firm_id"])
+
+    def _register(self, firm_ids: np.ndarray) -> None:
+        """Give new firms their Mesa agents (eager mode) or a slot for one made on demand."""
         if self.eager_agents:
-            self._agent_of.extend(Firm(self, firm_id) for firm_id in columns["firm_id"])
+            self._agent_of.extend(Firm(self, firm_id) for firm_id in firm_ids)
         else:
-            self._agent_of.extend([None] * len(columns["firm_id"]))
+            self._agent_of.extend([None] * len(firm_ids))
 
     def firm(self, firm_id: int) -> Firm:
         """The Mesa agent of a live firm, created on first use when agents are lazy."""

@@ -32,6 +32,12 @@ def heavy_tailed_revenue(
     return revenue
 
 
+def _categorical(rng: np.random.Generator, shares: list[float], n: int) -> np.ndarray:
+    """Category codes 0..k-1 drawn with the given shares (inverse CDF of one uniform each)."""
+    cdf = np.cumsum(shares)
+    return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(shares) - 1)
+
+
 def _size_tilted(rng: np.random.Generator, trait: SizeTilted, log_rel_size: np.ndarray) -> np.ndarray:
     share = np.clip(trait.share_at_median, 1e-9, 1 - 1e-9)
     p = expit(logit(share) + trait.size_slope * log_rel_size)
@@ -117,10 +123,10 @@ def synthesise(
     f["net_margin"] = f["margin_mean"] + dyn.margin_sd * rng.standard_normal(n)
 
     has_inst = rng.random(n) < 1.0 - np.exp(-f["rd"] / pop.rd_institution_scale)
-    level = 1 + rng.choice(4, n, p=pop.rd_institution_levels)
+    level = 1 + _categorical(rng, pop.rd_institution_levels, n)
     f["rd_institution"] = np.where(has_inst & ~np.bool_(newborn), level, 0)
-    f["digital_level"] = rng.choice(4, n, p=pop.digital_levels)
-    f["chain_position"] = rng.choice(3, n, p=pop.chain_positions)
+    f["digital_level"] = _categorical(rng, pop.digital_levels, n)
+    f["chain_position"] = _categorical(rng, pop.chain_positions, n)
     f["quality_items"] = rng.poisson(pop.quality_items_mean, n)
     f["distinctiveness"] = rng.beta(pop.distinctiveness_a, pop.distinctiveness_b, n)
     f["high_tech_revenue_share"] = rng.beta(pop.high_tech_revenue_a, pop.high_tech_revenue_b, n)

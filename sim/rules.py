@@ -317,18 +317,34 @@ class RuleSet(_Strict):
                     raise ValueError(f"{tier} requires {req}, which must come earlier in order")
         return self
 
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
     def notches(self, attr: str) -> np.ndarray:
         """Distinct lower thresholds on ``attr`` in any eligibility rule (for bunching)."""
+        key = ("notches", attr)
+        if key not in self._memo:
+            self._memo[key] = tuple(self._notches(attr))
+        return np.array(self._memo[key])
+
+    def _notches(self, attr: str) -> list[float]:
         values = {
             node.threshold()
             for rule in self.tiers.values()
             for node in rule.eligibility.walk()
             if node.attr == attr and node.op in (">=", ">")
         }
-        return np.array(sorted(values))
+        return sorted(values)
 
     def dependants(self, tier: str) -> list[str]:
         """Tiers that require ``tier``, directly or through another tier."""
+        key = ("dependants", tier)
+        if key not in self._memo:
+            self._memo[key] = tuple(self._dependants(tier))
+        return list(self._memo[key])
+
+    def _dependants(self, tier: str) -> list[str]:
         out: list[str] = []
         for other in self.order:
             rule = self.tiers[other]
