@@ -64,8 +64,8 @@ class LadderModel(mesa.Model):
             )
         for _ in range(cert.warmup_years):
             self.step()
+        # The initial row reports the last warm-up year's flows (zero without a warm-up).
         self.policy = Policy(scenario.levers, self.rules, scenario.population.above_scale_revenue)
-        self.flows = Flows.zero()
         self.datacollector = mesa.DataCollector(model_reporters=_reporters())
         self.datacollector.collect(self)
 
