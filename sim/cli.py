@@ -7,6 +7,7 @@ one line on stderr naming the file, the key and what is allowed, and exit code 2
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -230,6 +231,37 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration import run_calibration
+    from sim.results import command_line
+
+    fit, paths = run_calibration(
+        Path(args.calibration),
+        Path(args.out) if args.out else None,
+        args.workers or os.cpu_count() or 1,
+        args.quiet,
+        command_line(),
+    )
+    table = fit.table
+    print(f"objective {fit.objective:.4g} after {len(fit.history)} evaluations")
+    print(f"{'target':<58}{'use':>6}{'observed':>12}{'simulated [90 %]':>30}{'error':>9}")
+    for row in table.itertuples():
+        interval = f"{row.simulated_mean:,.4g} [{row.simulated_p05:,.4g}, {row.simulated_p95:,.4g}]"
+        print(
+            f"{row.target[:57]:<58}{row.use:>6}{row.observed:>12,.4g}{interval:>30}{row.relative_error:>+9.1%}"
+        )
+    print(f"overlay: {paths['overlay']}\nfit table: {paths['fit']}\nplot: {paths['plot']}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sim.validation import write_report
+
+    path = write_report(Path(args.out), workers=args.workers or os.cpu_count() or 1)
+    print(f"validation report: {path}")
+    return 0
+
+
 def _batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, help="replications per scenario")
     parser.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
@@ -277,6 +309,18 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("experiment")
     _batch_options(sweep)
     sweep.set_defaults(func=_sweep)
+
+    cal = sub.add_parser("calibrate", help="fit parameters to observed counts (method of moments)")
+    cal.add_argument("calibration", help="calibration file, e.g. experiments/calibrate-yuyao.toml")
+    cal.add_argument("--out", help="output folder (default results/<name>/)")
+    cal.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+    cal.set_defaults(func=_calibrate)
+
+    val = sub.add_parser("validate", help="generate the validation report (docs/validation.md)")
+    val.add_argument("--out", default="docs", help="folder of the report (default docs/)")
+    val.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    val.set_defaults(func=_validate)
 
     plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
     plot.add_argument("folder")

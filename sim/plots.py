@@ -330,3 +330,26 @@ def plot_folder(folder: Path) -> list[Path]:
     if (folder / "runs.parquet").is_file():
         written += plot_sweep(pd.read_parquet(folder / "runs.parquet"), folder)
     return written
+
+
+def plot_objective(history: pd.DataFrame, path: Path) -> Path:
+    """Calibration objective per evaluation, with the best value so far."""
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    ax.plot(
+        history["evaluation"],
+        history["objective"],
+        color="0.6",
+        marker=".",
+        linestyle="none",
+        label="evaluation",
+    )
+    ax.plot(history["evaluation"], history["objective"].cummin(), color="black", label="best so far")
+    ax.set_yscale("log")
+    ax.set_xlabel("Evaluation")
+    ax.set_ylabel("Objective (weighted squared relative error)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
