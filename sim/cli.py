@@ -322,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
     val.set_defaults(func=_validate)
 
+    from sim.sensitivity import configure_parser, run as run_sensitivity
+
+    sens = sub.add_parser("sensitivity", help="global sensitivity analysis (SALib: Morris or Sobol)")
+    configure_parser(sens)
+    sens.set_defaults(func=run_sensitivity)
+
     plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
     plot.add_argument("folder")
     plot.set_defaults(func=_plot)

@@ -42,9 +42,9 @@ COLUMNS: dict[str, type] = {
     "rd_staff_share": np.float64,
     "employees": np.int32,
     "revenue_per_employee": np.float64,
-    "class1_ip": np.int32,  # Class I IP (valid invention patents etc.)
-    "class2_ip": np.int32,  # Class II IP (utility models, designs, software copyright)
-    "new_class1": np.int32,  # Class I IP granted this year
+    "class1_ip": np.int64,  # Class I IP (valid invention patents etc.)
+    "class2_ip": np.int64,  # Class II IP (utility models, designs, software copyright)
+    "new_class1": np.int64,  # Class I IP granted this year
     "niche_years": np.int32,
     "niche_market": np.float64,  # national market of the firm's niche, 万元
     "debt_ratio": np.float64,

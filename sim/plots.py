@@ -329,6 +329,10 @@ def plot_folder(folder: Path) -> list[Path]:
         written += plot_cost_per_additional(summary, folder)
     if (folder / "runs.parquet").is_file():
         written += plot_sweep(pd.read_parquet(folder / "runs.parquet"), folder)
+    if (folder / "indices.parquet").is_file():
+        from sim.sensitivity import plot_indices
+
+        written += plot_indices(pd.read_parquet(folder / "indices.parquet"), folder)
     return written
 
 

@@ -148,7 +148,7 @@ class Dynamics(Section):
     rd_depreciation: float = Field(gt=0.0, le=1.0)
     patent_scale: NonNegative
     patent_elasticity: float = uncertain(
-        0.0, 1.5, "patents–R&D elasticity 0.3–1 (Hausman, Hall & Griliches 1984)"
+        0.0, 1.2, "patents–R&D elasticity 0.3–1 (Hausman, Hall & Griliches 1984)"
     )
     class1_share: Share
     class1_lapse: Share

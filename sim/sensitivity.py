@@ -63,6 +63,7 @@ NO_LEVERS = "levers={}"
 CONF_LEVEL = 0.95
 RESAMPLES = 1000
 MAIN_INDEX = {"morris": ("mu_star", "mu_star_conf"), "sobol": ("ST", "ST_conf")}
+BLOCKS = {"morris": "trajectories", "sobol": "base samples"}  # units SALib's estimators need whole
 
 
 # ---------------------------------------------------------------------------- command line
@@ -137,10 +138,10 @@ def run(args: argparse.Namespace) -> int:
     )
     arm_text = " (each paired with a run without levers)" if paired else ""
     print(
-        f"{args.method}: {len(points)} sample points × {reps} replications{arm_text} = "
+        f"{args.method}: {len(points)} sample points × {reps} replication(s){arm_text} = "
         f"{len(specs)} runs, {len(set(keys))} distinct"
     )
-    print(ranking_table(indices, notes))
+    print(ranking_table(indices, notes, outcomes))
     written = ["indices.csv", "indices.parquet", "points.parquet", "manifest.json", "runs/"]
     print(f"\nresults: {out}/ ({', '.join(written)})")
     if charts:
@@ -274,7 +275,7 @@ def analyse(
     k = problem["num_vars"]
     block = k + 1 if method == "morris" else k + 2  # a trajectory, or A, AB_1..AB_k, B
     n_blocks = len(x) // block
-    unit = "trajectories" if method == "morris" else "base samples"
+    unit = BLOCKS[method]
     frames, notes = [], {}
     for outcome in y.columns:
         values = y[outcome].to_numpy(dtype=float).reshape(n_blocks, block)
@@ -321,10 +322,9 @@ def _indices(
     return pd.DataFrame({"parameter": problem["names"], "method": method, **body})
 
 
-def ranking_table(indices: pd.DataFrame, notes: dict[str, str]) -> str:
+def ranking_table(indices: pd.DataFrame, notes: dict[str, str], outcomes: list[str]) -> str:
     """Terminal table: per outcome, parameters from most to least influential."""
     lines: list[str] = []
-    outcomes = list(dict.fromkeys([*indices.get("outcome", []), *notes]))
     for outcome in outcomes:
         lines.append("")
         lines.append(f"{outcome}" + (f"  — {notes[outcome]}" if outcome in notes else ""))
@@ -357,7 +357,7 @@ def plot_indices(indices: pd.DataFrame, folder: Path) -> list[Path]:
     ncols = min(2, len(outcomes))
     nrows = -(-len(outcomes) // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, squeeze=False, dpi=110, figsize=(7.5 * ncols, (0.8 + 0.32 * n_params) * nrows + 0.6)
+        nrows, ncols, squeeze=False, dpi=110, figsize=(7.5 * ncols, (1.2 + 0.32 * n_params) * nrows + 0.6)
     )
     height = 0.8 / len(bars)
     for ax, outcome in zip(axes.flat, outcomes, strict=False):
@@ -376,14 +376,27 @@ def plot_indices(indices: pd.DataFrame, folder: Path) -> list[Path]:
                 label=label,
             )
         ax.set_yticks(ypos, rows["parameter"], fontsize=7)
-        ax.set_title(outcome, fontsize=9)
+        used, total = rows["blocks_used"].iloc[0], rows["blocks_total"].iloc[0]
+        ax.set_title(
+            outcome + (f" ({used} of {total} {BLOCKS[method]} defined)" if used < total else ""),
+            fontsize=9,
+        )
+        ax.set_xlabel(f"μ* ({_unit(outcome)})" if method == "morris" else "share of variance", fontsize=7)
         ax.axvline(0, color="black", linewidth=0.6)
         ax.grid(True, axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=7)
     for ax in axes.flat[len(outcomes) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="lower right")
-    unit = "μ* in outcome units (Morris elementary effects)" if method == "morris" else "share of variance"
-    fig.suptitle(f"Sensitivity indices ({method}; bars: 95 % confidence intervals) — {unit}", fontsize=10)
+    fig.suptitle(f"Sensitivity indices ({method}; whiskers: 95 % confidence intervals)", fontsize=10)
     fig.tight_layout()
     return _save(fig, folder, "sensitivity")
+
+
+def _unit(outcome: str) -> str:
+    """Unit of an outcome, for Morris effects (which are in the outcome's own unit)."""
+    if outcome.startswith(COST_PREFIX):
+        return "万元 per firm"
+    if outcome.startswith(("spend", "rd_")):
+        return "万元"
+    return "firms"

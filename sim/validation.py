@@ -170,10 +170,20 @@ def _figures(p: Panel, out: Path) -> list[str]:
 def _sensitivity_section(workers: int) -> str:
     if not SENSITIVITY.is_file():
         return "_No sensitivity experiment file (experiments/sensitivity-core.toml)._"
-    from sim.sensitivity import screen
+    import argparse
+    import contextlib
+    import io
 
-    indices = screen(SENSITIVITY, method="morris", out=ROOT / "results" / "sensitivity-core",
-                     workers=workers, quiet=True)  # fmt: skip
+    from sim.sensitivity import configure_parser, run
+
+    out = ROOT / "results" / "sensitivity-core-morris"
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args([str(SENSITIVITY), "--method", "morris", "--out", str(out), "--quiet",
+                              "--workers", str(workers)])  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):  # the report shows the ranking itself
+        run(args)
+    indices = pd.read_parquet(out / "indices.parquet")
     parts = []
     for outcome, grp in indices.groupby("outcome", sort=False):
         top = grp.sort_values("mu_star", ascending=False)

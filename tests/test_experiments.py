@@ -86,6 +86,8 @@ def test_experiment_validation_names_file_and_key(tmp_path):
 
 def test_shipped_experiments_validate():
     for path in sorted((ROOT / "experiments").glob("*.toml")):
+        if path.name.startswith("calibrate-"):  # calibration files: tests/test_calibration.py
+            continue
         exp, scenarios = load_experiment(path)
         assert scenarios and all(p.is_file() for p in scenarios)
     exp, _ = load_experiment(ROOT / "experiments" / "award-size-sweep.toml")

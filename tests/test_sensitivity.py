@@ -28,7 +28,9 @@ def write_experiment(tmp_path: Path, params: dict[str, tuple[float, float]] = PA
         'items = [{tier = "single_champion", level = "city", amount = 200},'
         ' {tier = "srdi", level = "city", amount = 10}]\n'
     )
-    body = "".join(f'[[design.parameters]]\npath = "{p}"\nlow = {lo}\nhigh = {hi}\n' for p, (lo, hi) in params.items())
+    body = "".join(
+        f'[[design.parameters]]\npath = "{p}"\nlow = {lo}\nhigh = {hi}\n' for p, (lo, hi) in params.items()
+    )
     experiment = tmp_path / "sens.toml"
     experiment.write_text(
         '[experiment]\nname = "sens"\nscenarios = ["small.toml"]\nreplications = 1\nseed = 5\n'
