@@ -139,12 +139,15 @@ class Target(Section):
     weight: float = Field(default=1.0, ge=0.0)
     use: Literal["fit", "check"] = "fit"
     source: str
+    note: str = ""  # why the model may miss it (shown in the validation report)
 
     @model_validator(mode="after")
     def _known(self) -> Target:
         if not known_moment(self.moment):
-            raise ValueError(f"unknown moment {self.moment!r}; known: stock/new/renewed/removed.<tier>, "
-                             f"{', '.join(MOMENTS)}")  # fmt: skip
+            raise ValueError(
+                f"unknown moment {self.moment!r}; known: stock/new/renewed/removed.<tier>, "
+                f"{', '.join(MOMENTS)}"
+            )
         if self.observed == 0:
             raise ValueError(f"target {self.name}: observed must be non-zero (errors are relative)")
         return self
@@ -237,8 +240,9 @@ class Evaluator:
 
     def replications(self, overrides: list[str], seeds: list[int] | None = None) -> np.ndarray:
         """Moments per replication: array (replications, moments)."""
-        task = partial(simulate_moments, str(self.scenario), tuple([*self.base_overrides, *overrides]),
-                       names=self.names)  # fmt: skip
+        task = partial(
+            simulate_moments, str(self.scenario), tuple([*self.base_overrides, *overrides]), names=self.names
+        )
         seeds = seeds or self.seeds
         rows = list(self.pool.map(task, seeds)) if self.pool else [task(s) for s in seeds]
         return np.array(rows, dtype=float)
@@ -281,15 +285,29 @@ def calibrate(cal: Calibration, scenario: Path, workers: int = 1, progress: Call
             values = [p.to_value(x) for p, x in zip(cal.parameters, u, strict=True)]
             sims = ev.replications(_overrides(cal, values)).mean(axis=0)[fit_idx]
             value = objective(sims, observed, weights)
-            history.append({"evaluation": len(history) + 1, "objective": value,
-                            **{p.path: v for p, v in zip(cal.parameters, values, strict=True)}})  # fmt: skip
+            history.append(
+                {
+                    "evaluation": len(history) + 1,
+                    "objective": value,
+                    **{p.path: v for p, v in zip(cal.parameters, values, strict=True)},
+                }
+            )
             if progress:
                 progress(len(history), value)
             return value
 
-        minimize(j, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(x0),
-                          options={"maxfev": meta.max_evaluations, "xatol": 1e-3, "fatol": 1e-5,
-                                   "initial_simplex": _simplex(x0)})  # fmt: skip
+        minimize(
+            j,
+            x0,
+            method="Nelder-Mead",
+            bounds=[(0.0, 1.0)] * len(x0),
+            options={
+                "maxfev": meta.max_evaluations,
+                "xatol": 1e-3,
+                "fatol": 1e-5,
+                "initial_simplex": _simplex(x0),
+            },
+        )
         best = min(history, key=lambda h: h["objective"])
         values = [best[p.path] for p in cal.parameters]
         final_seeds = [
@@ -322,22 +340,42 @@ def fit_table(targets: list[Target], names: tuple[str, ...], reps: np.ndarray) -
     for t in targets:
         col = reps[:, names.index(t.moment)]
         mean = float(np.nanmean(col))
-        rows.append({"target": t.name, "moment": t.moment, "use": t.use, "observed": t.observed,
-                     "simulated_mean": mean, "simulated_p05": float(np.nanpercentile(col, 5)),
-                     "simulated_p95": float(np.nanpercentile(col, 95)),
-                     "relative_error": (mean - t.observed) / t.observed, "source": t.source})  # fmt: skip
+        rows.append(
+            {
+                "target": t.name,
+                "moment": t.moment,
+                "use": t.use,
+                "observed": t.observed,
+                "simulated_mean": mean,
+                "simulated_p05": float(np.nanpercentile(col, 5)),
+                "simulated_p95": float(np.nanpercentile(col, 95)),
+                "relative_error": (mean - t.observed) / t.observed,
+                "source": t.source,
+                "note": t.note,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------- outputs
 
 
-def overlay(cal: Calibration, scenario: Path, values: list[float], out: Path, calibration_file: Path,
-            objective_value: float) -> Path:  # fmt: skip
+def overlay(
+    cal: Calibration,
+    scenario: Path,
+    values: list[float],
+    out: Path,
+    calibration_file: Path,
+    objective_value: float,
+) -> Path:
     """Write the fitted values as a scenario that extends the calibrated one; return its path."""
-    data: dict = {"extends": os.path.relpath(scenario, out.resolve()),
-                  "meta": {"name": f"{scenario.stem}-fitted",
-                           "description": f"{scenario.stem} with parameters fitted by {calibration_file.name}"}}  # fmt: skip
+    data: dict = {
+        "extends": os.path.relpath(scenario, out.resolve()),
+        "meta": {
+            "name": f"{scenario.stem}-fitted",
+            "description": f"{scenario.stem} with parameters fitted by {calibration_file.name}",
+        },
+    }
     cite = f"fitted by {calibration_file.name} (simulated method of moments, objective {objective_value:.4g})"
     for p, value in zip(cal.parameters, values, strict=True):
         *sections, key = p.path.split(".")
@@ -351,8 +389,10 @@ def overlay(cal: Calibration, scenario: Path, values: list[float], out: Path, ca
             owner = owner.setdefault(s, {})
         owner.setdefault("sources", {})[cited_key] = cite
     path = out / f"{scenario.stem}-fitted.toml"
-    path.write_text(f"# Written by `ladder calibrate {calibration_file}`; do not edit by hand.\n"
-                    + tomli_w.dumps(data), encoding="utf-8")  # fmt: skip
+    path.write_text(
+        f"# Written by `ladder calibrate {calibration_file}`; do not edit by hand.\n" + tomli_w.dumps(data),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -372,8 +412,15 @@ def _citation_slot(path: str) -> tuple[list[str], str]:
     return parts[:-1], parts[-1]
 
 
-def write_outputs(cal: Calibration, scenario: Path, fit: Fit, out: Path, calibration_file: Path,
-                  argv: list[str], seconds: float) -> dict[str, Path]:  # fmt: skip
+def write_outputs(
+    cal: Calibration,
+    scenario: Path,
+    fit: Fit,
+    out: Path,
+    calibration_file: Path,
+    argv: list[str],
+    seconds: float,
+) -> dict[str, Path]:
     """Overlay, fit table, history, objective plot and manifest."""
     from sim.plots import plot_objective
 
@@ -384,13 +431,19 @@ def write_outputs(cal: Calibration, scenario: Path, fit: Fit, out: Path, calibra
     paths["fit"] = out / "fit.csv"
     paths["plot"] = plot_objective(fit.history, out / "objective.png")
     meta = cal.calibration
-    manifest = {"calibration": {"path": str(calibration_file), "sha256": file_hash(calibration_file)},
-                "scenario": {"path": str(scenario), "sha256": file_hash(scenario)},
-                "replications": meta.replications, "final_replications": meta.final_replications or meta.replications,
-                "base_seed": meta.seed, "evaluations": len(fit.history), "objective": fit.objective,
-                "fitted": {p.path: v for p, v in zip(cal.parameters, fit.values, strict=True)},
-                "package": {"name": "sme-ladder", "version": __version__}, "command": argv,
-                "wall_seconds": round(seconds, 1)}  # fmt: skip
+    manifest = {
+        "calibration": {"path": str(calibration_file), "sha256": file_hash(calibration_file)},
+        "scenario": {"path": str(scenario), "sha256": file_hash(scenario)},
+        "replications": meta.replications,
+        "final_replications": meta.final_replications or meta.replications,
+        "base_seed": meta.seed,
+        "evaluations": len(fit.history),
+        "objective": fit.objective,
+        "fitted": {p.path: v for p, v in zip(cal.parameters, fit.values, strict=True)},
+        "package": {"name": "sme-ladder", "version": __version__},
+        "command": argv,
+        "wall_seconds": round(seconds, 1),
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return paths
 

@@ -322,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
     val.set_defaults(func=_validate)
 
-    from sim.sensitivity import configure_parser, run as run_sensitivity
+    from sim.sensitivity import configure_parser
+    from sim.sensitivity import run as run_sensitivity
 
     sens = sub.add_parser("sensitivity", help="global sensitivity analysis (SALib: Morris or Sobol)")
     configure_parser(sens)
