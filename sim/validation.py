@@ -308,6 +308,10 @@ seeds from base seed {SEED}).
 
 ![Stylised facts](validation/{figures[0]})
 
+Dotted lines: the R&D-intensity notches of the rule set. The spike at
+{scenario.dynamics.rd_liquidity_share:.0%} is not a notch: it is firms without profit whose R&D is
+capped by the liquidity limit (`dynamics.rd_liquidity_share`, docs/ODD.md).
+
 ## 4. Sensitivity ranking (Morris screening)
 
 Experiment `experiments/sensitivity-core.toml`; parameters ranked by μ*, the mean absolute
