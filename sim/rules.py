@@ -371,19 +371,22 @@ def _eval(
 ) -> np.ndarray:
     if node.attr is not None:
         out = OPS[node.op or ">="](feats[node.attr], node.cut)
-    elif node.all is not None:
-        out = np.logical_and.reduce([_eval(c, feats, holds, score_ok, record) for c in node.all])
-    elif node.any is not None:
-        out = np.logical_or.reduce([_eval(c, feats, holds, score_ok, record) for c in node.any])
+    elif node.all is not None or node.any is not None:
+        children = node.all if node.all is not None else node.any
+        combine = np.logical_and if node.all is not None else np.logical_or
+        out = _eval(children[0], feats, holds, score_ok, record).copy()
+        for child in children[1:]:
+            combine(out, _eval(child, feats, holds, score_ok, record), out=out)
     elif node.of is not None:
-        hits = np.sum([_eval(c, feats, holds, score_ok, record) for c in node.of], axis=0)
+        hits = np.zeros(len(feats), dtype=np.int16)
+        for child in node.of:
+            hits += _eval(child, feats, holds, score_ok, record)
         out = hits >= (node.at_least or 1)
     elif node.holds is not None:
         out = holds[node.holds]
     else:
         assert score_ok is not None  # guaranteed by TierRule validation
         out = score_ok
-    out = np.asarray(out, dtype=bool)
     if node.id:
         record[node.id] = out
     return out
