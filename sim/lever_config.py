@@ -23,17 +23,9 @@ LEVER_IDS = (
     "rd_project",
     "key_little_giant_fund",
 )
-Level = Literal["national", "provincial", "city", "county"]
-TierId = Literal[
-    "high_tech",
-    "innovative",
-    "srdi",
-    "hidden_champion",
-    "little_giant",
-    "key_little_giant",
-    "single_champion",
-]
-assert set(TierId.__args__) == set(TIER_IDS)  # type: ignore[attr-defined]
+# One source of truth: the literals are built from the tuples (subscripting with a tuple spreads it).
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+TierId = Literal[TIER_IDS]  # type: ignore[valid-type]
 
 
 class Budget(Section):

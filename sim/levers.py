@@ -79,6 +79,27 @@ class Policy:
             out |= s[f"held_{dep}"]
         return out
 
+    def _demand(
+        self,
+        s: FirmState,
+        lever_id: str,
+        level: str,
+        rows: np.ndarray,
+        amount: np.ndarray,
+        priority: np.ndarray,
+        flag: np.ndarray | None = None,
+    ) -> Demand:
+        """Payments of a non-award lever to ``rows``, tagged with each firm's highest tier."""
+        return Demand(
+            lever_id,
+            s["firm_id"][rows],
+            amount,
+            _level(level, len(rows)),
+            self._highest_tier(s, rows),
+            priority,
+            flag,
+        )
+
     def _highest_tier(self, s: FirmState, rows: np.ndarray) -> np.ndarray:
         """Code of the highest ladder tier each firm in ``rows`` holds (NO_TIER if none)."""
         code = np.full(len(rows), NO_TIER, dtype=np.int8)
@@ -227,14 +248,7 @@ class Policy:
         base = s["rd_prev"] if lever.base == "total" else np.maximum(s["rd_prev"] - s["rd_prev2"], 0)
         rows = np.flatnonzero(eligible & (base > 0))
         amount = np.minimum(lever.rate * base[rows], lever.cap_per_firm)
-        demand = Demand(
-            "rd_subsidy",
-            s["firm_id"][rows],
-            amount,
-            _level(lever.level, len(rows)),
-            self._highest_tier(s, rows),
-            s["rd_prev"][rows],
-        )
+        demand = self._demand(s, "rd_subsidy", lever.level, rows, amount, s["rd_prev"][rows])
         paid = self.ledger.settle(year, demand, lever.budget, rng)
         s["liquidity_bonus"][rows] += paid
 
@@ -251,14 +265,7 @@ class Policy:
             loan = np.minimum(loan, lever.max_loan)
         losses = lever.guarantee_default_rate * lever.guarantee_coverage if lever.guarantee else 0.0
         cost = loan * (lever.discount + losses)
-        demand = Demand(
-            "loan_subsidy",
-            s["firm_id"][rows],
-            cost,
-            _level(lever.level, len(rows)),
-            self._highest_tier(s, rows),
-            s["revenue"][rows],
-        )
+        demand = self._demand(s, "loan_subsidy", lever.level, rows, cost, s["revenue"][rows])
         paid = self.ledger.settle(year, demand, lever.budget, rng)
         funded = np.divide(paid, cost, out=np.ones_like(paid), where=cost > 0)  # free: funded
         s["liquidity_bonus"][rows] += lever.credit_to_rd * loan * funded
@@ -283,14 +290,8 @@ class Policy:
             if not n:
                 continue
             hire = np.full(n, ttype.rd_staff)
-            demand = Demand(
-                "talent_grant",
-                s["firm_id"][rows],
-                np.full(n, ttype.amount),
-                _level(lever.level, n),
-                self._highest_tier(s, rows),
-                np.zeros(n),
-                hire,
+            demand = self._demand(
+                s, "talent_grant", lever.level, rows, np.full(n, ttype.amount), np.zeros(n), hire
             )
             parts.append(demand)
             for later in range(1, ttype.years):
@@ -322,13 +323,6 @@ class Policy:
             match = np.minimum(match, lever.match_cap)
         rows = np.concatenate([city, wins])
         amount = np.concatenate([city_amount, match])
-        demand = Demand(
-            "rd_project",
-            s["firm_id"][rows],
-            amount,
-            _level(lever.level, len(rows)),
-            self._highest_tier(s, rows),
-            s["rd_stock"][rows],
-        )
+        demand = self._demand(s, "rd_project", lever.level, rows, amount, s["rd_stock"][rows])
         paid = self.ledger.settle(year, demand, lever.budget, rng)
         np.add.at(s["rd_bonus"], rows, lever.additionality * paid)
