@@ -82,11 +82,15 @@ for _tier in TIER_IDS:
 class FirmState:
     """Columnar state of the live firms plus an archive of the firms that exited.
 
-    Columns of one dtype live in one C-ordered block of shape (attributes, firms): each column
-    is a contiguous row of its block, and the yearly compaction (dropping exited firms) and
-    the appending of entrants are one array operation per dtype rather than one per column.
-    Column arrays are views: fetch them again after :meth:`append` or :meth:`archive_dead`.
+    Columns of one dtype live in one C-ordered block of shape (attributes, capacity): each
+    column is a contiguous row of its block, of which the first ``n`` entries are the live firms.
+    Blocks keep spare capacity, so the yearly renewal compacts them in place and writes
+    entrants into the free tail: no full-size allocation per year (fresh memory is slow to
+    touch, and two copies of the state would double the peak). Column arrays are views: fetch
+    them again after :meth:`renew`.
     """
+
+    GROWTH = 1.25  # spare capacity when a block must grow
 
     def __init__(self) -> None:
         self.slot: dict[str, tuple[str, int]] = {}
@@ -103,11 +107,11 @@ class FirmState:
 
     def __getitem__(self, name: str) -> np.ndarray:
         key, j = self.slot[name]
-        return self.blocks[key][j]
+        return self.blocks[key][j, : self.n]
 
     def __setitem__(self, name: str, value: np.ndarray) -> None:
         key, j = self.slot[name]
-        self.blocks[key][j] = value
+        self.blocks[key][j, : self.n] = value
 
     @property
     def cols(self) -> dict[str, np.ndarray]:
@@ -123,28 +127,36 @@ class FirmState:
         return self.renew(None)
 
     def renew(self, new: dict[str, np.ndarray] | None) -> np.ndarray:
-        """Archive the exited firms and append ``new`` ones in one copy; return exited ids."""
+        """Archive the exited firms and append ``new`` ones; return the exited firms' ids.
+
+        Live rows keep their order (so seeded draws meet the same firms as before).
+        """
+        if new is not None and (missing := set(COLUMNS) - set(new)):
+            raise ValueError(f"new firms lack columns {sorted(missing)}")
         alive = self["alive"]
         gone = np.empty(0, dtype=np.int64)
-        keep = None
+        kept = self.n
         if not alive.all():
-            keep = np.flatnonzero(alive)
-            dead = np.flatnonzero(~alive)
-            self._archive.append({k: b[:, dead] for k, b in self.blocks.items()})
+            keep, dead = np.flatnonzero(alive), np.flatnonzero(~alive)
+            self._archive.append({k: np.take(b[:, : self.n], dead, axis=1) for k, b in self.blocks.items()})
             key, j = self.slot["firm_id"]
             gone = self._archive[-1][key][j]
             self.row_of_id[gone] = -1
-        if new is not None:
-            missing = set(COLUMNS) - set(new)
-            if missing:
-                raise ValueError(f"new firms lack columns {sorted(missing)}")
+            kept = len(keep)
+            for block in self.blocks.values():
+                for row in block:
+                    row[:kept] = row[: self.n].take(keep)
+        added = 0 if new is None else len(new["firm_id"])
         for key, names in self._names.items():
-            block = self.blocks[key] if keep is None else self.blocks[key][:, keep]
-            if new is not None:
-                added = np.stack([np.asarray(new[name], dtype=key) for name in names])
-                block = np.concatenate([block, added], axis=1)
-            self.blocks[key] = block
-        self.n = self.blocks[self.slot["firm_id"][0]].shape[1]
+            block = self.blocks[key]
+            if kept + added > block.shape[1]:
+                grown = np.empty((block.shape[0], int(self.GROWTH * (kept + added)) + 16), dtype=key)
+                grown[:, :kept] = block[:, :kept]
+                self.blocks[key] = block = grown
+            if added:
+                for j, name in enumerate(names):
+                    block[j, kept : kept + added] = new[name]
+        self.n = kept + added
         self._reindex()
         return gone
 
@@ -159,7 +171,8 @@ class FirmState:
 
     def all_firms(self) -> dict[str, np.ndarray]:
         """Every firm ever simulated (live and archived), sorted by firm id."""
-        parts = [*self._archive, self.blocks]
+        live = {k: b[:, : self.n] for k, b in self.blocks.items()}
+        parts = [*self._archive, live]
         merged = {k: np.concatenate([p[k] for p in parts], axis=1) for k in self.blocks}
         key, j = self.slot["firm_id"]
         order = np.argsort(merged[key][j], kind="stable")

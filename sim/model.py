@@ -7,6 +7,7 @@ agents that are the per-firm view of it.
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 
 import mesa
@@ -125,7 +126,7 @@ class LadderModel(mesa.Model):
         n_new = dynamics.entrants(p, rng, s.n - int(np.count_nonzero(leaving)))
         pop, first_id = self.scenario.population, len(self._agent_of)
         new = synthesise(rng, n_new, pop, p, self.year, first_id, newborn=True) if n_new else None
-        for firm_id in s.renew(new):  # exits archived and entrants added in one copy
+        for firm_id in s.renew(new).tolist():  # exits archived and entrants added in one pass
             agent = self._agent_of[firm_id]
             if agent is not None:
                 agent.remove()
@@ -143,7 +144,14 @@ class LadderModel(mesa.Model):
     def _register(self, firm_ids: np.ndarray) -> None:
         """Give new firms their Mesa agents (eager mode) or a slot for one made on demand."""
         if self.eager_agents:
-            self._agent_of.extend(Firm(self, firm_id) for firm_id in firm_ids)
+            # The collector would walk every new agent repeatedly; agents hold no cycles.
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self._agent_of.extend(Firm(self, firm_id) for firm_id in firm_ids.tolist())
+            finally:
+                if was_enabled:
+                    gc.enable()
         else:
             self._agent_of.extend([None] * len(firm_ids))
 
