@@ -143,8 +143,7 @@ def instrument() -> Clock:
     clock.wrap(sim.model, "synthesise", "entry")  # the initial population during set-up
     clock.wrap(sim.model, "seed_initial_tiers", "tiers")
     clock.wrap(sim.model, "run_cycle", "certification")
-    for method in ("append", "archive_dead", "renew"):
-        clock.wrap(FirmState, method, "state")
+    clock.wrap(FirmState, "renew", "state")  # append() goes through renew()
     clock.wrap(mesa.DataCollector, "collect", "collect")
 
     entrants = dynamics.entrants

@@ -122,10 +122,6 @@ class FirmState:
         """Add firms; ``new`` must give every column (see :func:`blank`)."""
         self.renew(new)
 
-    def archive_dead(self) -> np.ndarray:
-        """Move firms with ``alive == False`` to the archive; return their firm ids."""
-        return self.renew(None)
-
     def renew(self, new: dict[str, np.ndarray] | None) -> np.ndarray:
         """Archive the exited firms and append ``new`` ones; return the exited firms' ids.
 
