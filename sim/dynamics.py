@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.firms import FirmState
+from sim.firms import MAX_DEBT_RATIO, FirmState
 from sim.scenario import Dynamics
 
 
@@ -141,7 +141,7 @@ def evolve_finance(s: FirmState, p: Dynamics, rng: np.random.Generator) -> None:
         + p.debt_persistence * (s["debt_ratio"] - s["debt_mean"])
         + p.debt_sd * rng.standard_normal(n),
         0.0,
-        1.5,
+        MAX_DEBT_RATIO,
     )
     s["net_margin"] = (
         s["margin_mean"]

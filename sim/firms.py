@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sim.model import LadderModel
 
 NO_YEAR = -1  # sentinel for "never" in year columns
+MAX_DEBT_RATIO = 1.5  # debt may exceed assets (insolvent firms); the bound keeps the AR(1) finite
 
 # name -> dtype of every per-firm column; units and meaning in docs/ODD.md §2.
 COLUMNS: dict[str, type] = {

@@ -170,6 +170,7 @@ class RdProject(Section):
     city_amount_share_of_rd: Share
     higher_projects_rate: Share = 0.0
     higher_amount_median: Money = 0.0
+    higher_amount_sigma: float = Field(default=0.5, ge=0.0, le=3.0)  # log-normal spread of grants
     match_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     match_cap: Money | None = None
     additionality: Share = uncertain(

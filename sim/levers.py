@@ -317,7 +317,9 @@ class Policy:
         city = strongest[: lever.city_projects_per_year]
         city_amount = np.minimum(lever.city_amount_max, lever.city_amount_share_of_rd * s["rd"][city])
         wins = cand[rng.random(len(cand)) < lever.higher_projects_rate]
-        grant = lever.higher_amount_median * np.exp(rng.standard_normal(len(wins)) * 0.5)
+        grant = lever.higher_amount_median * np.exp(
+            lever.higher_amount_sigma * rng.standard_normal(len(wins))
+        )
         match = lever.match_ratio * grant
         if lever.match_cap is not None:
             match = np.minimum(match, lever.match_cap)

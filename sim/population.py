@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
 
-from sim.firms import blank
+from sim.firms import MAX_DEBT_RATIO, blank
 from sim.scenario import Dynamics, Population, SizeTilted
 
 
@@ -118,7 +118,7 @@ def synthesise(
     niche_market = pop.niche_market_median * np.exp(pop.niche_market_sigma * rng.standard_normal(n))
     f["niche_market"] = np.maximum(niche_market, main_revenue)
     f["debt_mean"] = np.clip(pop.debt_ratio_mean + pop.debt_ratio_sd * rng.standard_normal(n), 0, 1)
-    f["debt_ratio"] = np.clip(f["debt_mean"] + dyn.debt_sd * rng.standard_normal(n), 0.0, 1.5)
+    f["debt_ratio"] = np.clip(f["debt_mean"] + dyn.debt_sd * rng.standard_normal(n), 0.0, MAX_DEBT_RATIO)
     f["margin_mean"] = pop.net_margin_mean + pop.net_margin_sd * rng.standard_normal(n)
     f["net_margin"] = f["margin_mean"] + dyn.margin_sd * rng.standard_normal(n)
 

@@ -17,6 +17,7 @@ from scipy import stats
 
 from sim import __version__
 from sim.calibration import Evaluator, fit_table, load_calibration
+from sim.rules import load_rules
 from sim.runner import replication_seed
 from sim.scenario import load, scenario_hash
 
@@ -36,6 +37,7 @@ class Panel:
     size: np.ndarray  # log revenue at the start of each growth year
     rd_intensity: np.ndarray  # R&D ÷ revenue of R&D performers, all firm-years
     rd_intensity_no_bunching: np.ndarray
+    notches: np.ndarray  # the rule set's R&D-intensity thresholds
 
 
 def _collect(scenario_path: Path, seeds: list[int], overrides: list[str]) -> tuple[list, list, list, list]:
@@ -61,12 +63,14 @@ def panel(scenario_path: Path, seeds: list[int]) -> Panel:
     """Run the scenario at ``seeds`` and pool the observations."""
     rev, growth, size, intensity = _collect(scenario_path, seeds, [])
     *_, plain = _collect(scenario_path, seeds, ["dynamics.bunching_probability=0.0"])
+    notches = load_rules(load(scenario_path).run.rules).notches("rd_intensity")
     return Panel(
         np.concatenate(rev),
         np.concatenate(growth),
         np.concatenate(size),
         np.concatenate(intensity),
         np.concatenate(plain),
+        notches,
     )
 
 
@@ -179,7 +183,7 @@ def _figures(p: Panel, out: Path) -> list[str]:
     bins = np.linspace(0.0, 0.08, 81)
     axes[2].hist(p.rd_intensity_no_bunching, bins=bins, histtype="step", color="0.5", label="no bunching")
     axes[2].hist(p.rd_intensity, bins=bins, histtype="step", color="black", label="model")
-    for notch in (0.03, 0.04, 0.06):
+    for notch in p.notches:
         axes[2].axvline(notch, color="black", linestyle=":", linewidth=0.8)
     axes[2].set(xlabel="R&D ÷ revenue", ylabel="firm-years", title="R&D intensity near the notches")
     axes[2].legend(fontsize=8)
@@ -236,8 +240,8 @@ def write_report(out: Path, workers: int = 1) -> Path:
     shape = growth_shape(p.growth)
     scaling = size_scaling(p.growth, p.size)
     ratio, ratio_plain = (
-        bunching_ratio(p.rd_intensity, 0.03),
-        bunching_ratio(p.rd_intensity_no_bunching, 0.03),
+        bunching_ratio(p.rd_intensity, p.notches[0]),
+        bunching_ratio(p.rd_intensity_no_bunching, p.notches[0]),
     )
     figures = _figures(p, out / "validation")
     facts = pd.DataFrame(
@@ -268,7 +272,7 @@ def write_report(out: Path, workers: int = 1) -> Path:
                 "≈ −0.15 to −0.2 (Stanley et al. 1996, Nature 379:804)",
             ],
             [
-                "R&D intensity bunching at the 3 % notch (firms in [3.0, 3.3) % ÷ [2.7, 3.0) %)",
+                f"R&D intensity bunching at the {p.notches[0]:.0%} notch (firms in the 10 % just above ÷ just below)",
                 f"{ratio:.2f} (without bunching: {ratio_plain:.2f})",
                 "excess mass just above R&D notches: Chinese high-tech notches (Chen, Liu, Suárez Serrato & Xu 2021, AER 111:2065)",
             ],
