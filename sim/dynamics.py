@@ -63,17 +63,21 @@ def spend_on_rd(
     price: np.ndarray,
     notches: np.ndarray,
     extra_liquidity: np.ndarray | float = 0.0,
+    years_elapsed: int = 0,
 ) -> None:
     """Choose this year's R&D: partial adjustment to a price-elastic target, bunching, liquidity.
 
-    target ρ* = propensity · price^(−η); ρ = ρ_prev + λ(ρ* − ρ_prev), times a mean-one shock;
+    target ρ* = propensity · (1 + g)^t · price^(−η), with g the secular trend of R&D intensity
+    and t the years since the population was drawn; ρ = ρ_prev + λ(ρ* − ρ_prev), times a
+    mean-one shock;
     firms just below a certification notch θ (within θ·(1 − w)) move to θ with probability p_b;
     R&D ≤ revenue · (liquidity share + max(margin, 0)) + extra liquidity (grants, credit),
     plus R&D funded by last year's project grants (``rd_bonus``).
     """
     rev = s["revenue"]
     prev = np.divide(s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0)
-    target = s["rd_propensity"] * price ** (-p.rd_price_elasticity)
+    trend = (1.0 + p.rd_intensity_trend) ** years_elapsed
+    target = s["rd_propensity"] * trend * price ** (-p.rd_price_elasticity)
     shock = np.exp(p.rd_noise * rng.standard_normal(len(rev)) - 0.5 * p.rd_noise**2)
     intensity = np.maximum(prev + p.rd_adjustment * (target - prev), 0.0) * shock
     intensity = np.where(s["rd_propensity"] > 0.0, intensity, 0.0)

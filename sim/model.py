@@ -45,6 +45,7 @@ class LadderModel(mesa.Model):
         self.firms = FirmState()
         self._agent_of: list[Firm | None] = [None]  # index = firm id (ids count from 1)
         self.year = run.start_year - 1 - cert.warmup_years
+        self.origin_year = self.year  # the year the population is drawn (R&D trend origin)
         self.flows = Flows.zero()
         self.placed: dict[str, int] = {}
         self.policy: Policy | None = None  # levers start with the first simulated year
@@ -98,7 +99,9 @@ class LadderModel(mesa.Model):
         subsidy = policy.rd_subsidy_rate(s) if policy else 0.0
         price = dynamics.rd_price(s, p, subsidy)
         extra = policy.extra_liquidity(s) if policy else 0.0
-        dynamics.spend_on_rd(s, p, rng, price, rules.notches("rd_intensity"), extra)
+        dynamics.spend_on_rd(
+            s, p, rng, price, rules.notches("rd_intensity"), extra, self.year - self.origin_year
+        )
         dynamics.produce_ip(s, p, rng, policy.patent_productivity(s) if policy else 1.0)
         dynamics.adjust_staff(s, p)
         dynamics.evolve_finance(s, p, rng)

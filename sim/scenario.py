@@ -132,6 +132,7 @@ class Dynamics(Section):
     growth_ip_effect: float = Field(ge=0.0, le=1.0)
     niche_market_growth: Rate
     rd_adjustment: Share
+    rd_intensity_trend: float = Field(default=0.0, ge=-0.2, le=0.3)
     rd_price_elasticity: float = uncertain(
         0.0,
         2.0,

@@ -95,7 +95,7 @@ def test_tiny_calibration_recovers_a_known_parameter(tmp_path):
     fit = calibrate(cal, scenario, workers=1)
     assert fit.values[0] == pytest.approx(truth, abs=0.06)
     row = fit.table.set_index("moment").loc["stock.innovative"]
-    assert abs(row["relative_error"]) < 0.03
+    assert abs(row["relative_error"]) < 0.05  # the start (0.15) misses by far more
     assert set(fit.table["use"]) == {"fit", "check"}
     assert fit.history["objective"].iloc[0] > fit.objective
 
