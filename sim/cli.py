@@ -132,12 +132,11 @@ def _compare(args: argparse.Namespace) -> int:
         name = exp.experiment.name
     else:
         paths = [Path(p).resolve() for p in args.scenarios]
-        for path in paths:
-            load(path)  # validate before any run starts
         reps, seed, years = args.reps or 100, args.seed or 0, args.years
         name = "compare-" + "-".join(p.stem for p in paths)
     labels = _labels(paths)
-    calendars = {(sc.run.start_year, sc.run.years) for sc in (load(p) for p in paths)}
+    scenarios = [load(p) for p in paths]  # validates every file before any run starts
+    calendars = {(sc.run.start_year, sc.run.years) for sc in scenarios}
     if len(calendars) > 1 and years is None:
         print(
             "note: the scenarios cover different years; differences compare end-of-run states "

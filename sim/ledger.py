@@ -187,11 +187,14 @@ class Ledger:
             }
         )
 
-    def table(self) -> pd.DataFrame:
-        """Payments aggregated by year × lever × level × tier: firms paid and amount."""
+    def table(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Payments aggregated by year × lever × level × tier: firms paid and amount.
+
+        ``rows`` may pass :meth:`firm_rows` already built, so it is not built twice.
+        """
         if not self._payments:
             return _EMPTY_TABLE.copy()
-        rows = self.firm_rows()
+        rows = self.firm_rows() if rows is None else rows
         keys = ["year", "lever", "level", "tier"]
         grouped = rows.groupby(keys, dropna=False, sort=True)
         out = grouped.agg(firms=("firm_id", "nunique"), amount_wan=("amount_wan", "sum"))

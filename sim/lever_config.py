@@ -61,7 +61,19 @@ class AwardItem(Section):
         return self
 
 
-class AwardLever(Section):
+class PaidLever(Section):
+    """What every lever has: a budget, with caps per paying level (award items name their own level)."""
+
+    budget: Budget = Field(default_factory=Budget)
+
+
+class LeveledLever(PaidLever):
+    """A lever paid by one level of government for all its payments."""
+
+    level: Level
+
+
+class AwardLever(PaidLever):
     """Certification awards (认定奖励), stacked over tiers and paying levels."""
 
     items: list[AwardItem] = Field(min_length=1)
@@ -85,13 +97,11 @@ class AwardLever(Section):
         default=0.5,
         source="share of award cash that relaxes next year's R&D liquidity limit",
     )
-    budget: Budget = Field(default_factory=Budget)
 
 
-class RdSubsidy(Section):
+class RdSubsidy(LeveledLever):
     """R&D post-subsidy (研发投入后补助): a rate on last year's (incremental) R&D, capped."""
 
-    level: Level
     rate: Share
     base: Literal["total", "incremental"] = "total"
     cap_per_firm: Money
@@ -106,13 +116,11 @@ class RdSubsidy(Section):
         source="0 = full crowding-out, 1 = full additionality; meta-analyses find partial crowding-out "
         "(Dimos & Pugh 2016, Res. Policy 45:797; Chinese listed firms: Boeing 2016, Res. Policy 45:1774)",
     )
-    budget: Budget = Field(default_factory=Budget)
 
 
-class LoanSubsidy(Section):
+class LoanSubsidy(LeveledLever):
     """Loan interest subsidy (贷款贴息) and guarantees (担保) for eligible firms' loans."""
 
-    level: Level
     min_tier: TierId | None = None
     above_scale_only: bool = False
     borrower_share: Share
@@ -129,7 +137,6 @@ class LoanSubsidy(Section):
         source="share of subsidised credit that relaxes the R&D liquidity limit (financing constraints "
         "on R&D: Hall & Lerner 2010, Handbook of the Economics of Innovation ch. 14)",
     )
-    budget: Budget = Field(default_factory=Budget)
 
 
 class TalentType(Section):
@@ -143,10 +150,9 @@ class TalentType(Section):
     rd_staff: bool = True
 
 
-class TalentGrant(Section):
+class TalentGrant(LeveledLever):
     """Talent grants per hire, by type, with an optional cap on grants per year."""
 
-    level: Level
     types: list[TalentType] = Field(min_length=1)
     max_grants_per_year: Count | None = None
     productivity_effect: float = uncertain(
@@ -156,13 +162,11 @@ class TalentGrant(Section):
         source="assumption: each grant-funded R&D hire raises the firm's patent productivity by this "
         "share while funded",
     )
-    budget: Budget = Field(default_factory=Budget)
 
 
-class RdProject(Section):
+class RdProject(LeveledLever):
     """Key R&D project funding: city projects, and matching of national/provincial ones."""
 
-    level: Level
     min_tier: TierId | None = None
     min_rd: Money = 0.0
     city_projects_per_year: Count
@@ -179,7 +183,6 @@ class RdProject(Section):
         default=0.4,
         source="share of project funding that adds to the firm's own R&D (as rd_subsidy)",
     )
-    budget: Budget = Field(default_factory=Budget)
 
 
 class Levers(Section):

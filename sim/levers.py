@@ -51,6 +51,20 @@ class Commitments:
         return Demand.concat(lever, taken), np.concatenate(flags) if flags else np.zeros(0, bool)
 
 
+def _award_pull(levers: Levers) -> dict[str, list[tuple[float, float]]]:
+    """Per tier, each award lever's total amount (all paying levels) and its response scale."""
+    pull: dict[str, list[tuple[float, float]]] = {}
+    for lever in (levers.award, levers.key_little_giant_fund):
+        if lever is None:
+            continue
+        totals: dict[str, float] = {}
+        for item in lever.items:
+            totals[item.tier] = totals.get(item.tier, 0.0) + item.amount
+        for tier, amount in totals.items():
+            pull.setdefault(tier, []).append((amount, lever.apply_award_scale))
+    return pull
+
+
 def _level(level: str, n: int) -> np.ndarray:
     return np.full(n, LEVELS.index(level), dtype=np.int8)
 
@@ -68,6 +82,7 @@ class Policy:
         self.above_scale_revenue = above_scale_revenue
         self.ledger = Ledger()
         self.commitments = Commitments()
+        self.award_pull = _award_pull(levers)  # fixed per scenario: tier -> (total award, A_s)
 
     # ------------------------------------------------------------------ eligibility
     def _at_or_above(self, s: FirmState, tier: str | None) -> np.ndarray:
@@ -117,17 +132,22 @@ class Policy:
         lever = self.levers.rd_subsidy
         if lever is None:
             return 0.0
-        eligible = self._at_or_above(s, lever.min_tier)
-        if lever.above_scale_only:
-            eligible &= s["revenue"] >= self.above_scale_revenue
-        eligible &= s["rd_prev"] >= lever.min_rd
-        if lever.base == "total":
-            base = s["rd_prev"]
-        else:
-            base = np.maximum(s["rd_prev"] - s["rd_prev2"], 0.0)
+        # Next year's claim is judged on this year's revenue.
+        eligible, base = self._rd_subsidy_claim(s, s["revenue"])
         below_cap = lever.rate * base < lever.cap_per_firm
         cut = lever.additionality * lever.rate * lever.take_up
         return np.where(eligible & below_cap, cut, 0.0)
+
+    def _rd_subsidy_claim(self, s: FirmState, revenue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Who may claim the R&D post-subsidy on last year's R&D, and its base (total or increment)."""
+        lever = self.levers.rd_subsidy
+        assert lever is not None
+        eligible = self._at_or_above(s, lever.min_tier) & (s["rd_prev"] >= lever.min_rd)
+        if lever.above_scale_only:
+            eligible &= revenue >= self.above_scale_revenue
+        if lever.base == "total":
+            return eligible, s["rd_prev"]
+        return eligible, np.maximum(s["rd_prev"] - s["rd_prev2"], 0.0)
 
     def extra_liquidity(self, s: FirmState) -> np.ndarray:
         """Cash and credit from last year's payments that can fund R&D this year."""
@@ -146,15 +166,10 @@ class Policy:
         p = p0 + (1 − p0)·(1 − exp(−A / A_s)), A = total award for the tier (all levels).
         """
         out = dict(base)
-        for lever in (self.levers.award, self.levers.key_little_giant_fund):
-            if lever is None:
-                continue
-            totals: dict[str, float] = {}
-            for item in lever.items:
-                totals[item.tier] = totals.get(item.tier, 0.0) + item.amount
-            for tier, amount in totals.items():
+        for tier, pulls in self.award_pull.items():
+            for amount, scale in pulls:
                 p0 = out.get(tier, 0.0)
-                out[tier] = p0 + (1.0 - p0) * (1.0 - np.exp(-amount / lever.apply_award_scale))
+                out[tier] = p0 + (1.0 - p0) * (1.0 - np.exp(-amount / scale))
         return out
 
     # ------------------------------------------------------------------ payments
@@ -241,12 +256,9 @@ class Policy:
         """Post-subsidy of last year's R&D (eligibility judged on last year's accounts)."""
         lever = self.levers.rd_subsidy
         assert lever is not None
-        eligible = self._at_or_above(s, lever.min_tier) & (s["rd_prev"] >= max(lever.min_rd, 1e-9))
-        if lever.above_scale_only:
-            eligible &= s["revenue_prev"] >= self.above_scale_revenue
+        eligible, base = self._rd_subsidy_claim(s, s["revenue_prev"])
         eligible &= rng.random(s.n) < lever.take_up
-        base = s["rd_prev"] if lever.base == "total" else np.maximum(s["rd_prev"] - s["rd_prev2"], 0)
-        rows = np.flatnonzero(eligible & (base > 0))
+        rows = np.flatnonzero(eligible & (base > 0))  # base > 0 implies last year's R&D > 0
         amount = np.minimum(lever.rate * base[rows], lever.cap_per_firm)
         demand = self._demand(s, "rd_subsidy", lever.level, rows, amount, s["rd_prev"][rows])
         paid = self.ledger.settle(year, demand, lever.budget, rng)

@@ -145,14 +145,15 @@ def write_run(
     paths = {name: out / name for name in names}
     tiers = tiers_table(model)
     ledger = model.policy.ledger if model.policy else Ledger()
-    ledger_table = ledger.table()
+    rows = ledger.firm_rows()
+    ledger_table = ledger.table(rows)
     write_parquet(tiers, paths["tiers.parquet"])
     write_parquet(metrics_table(model), paths["metrics.parquet"])
     write_parquet(firms_table(model), paths["firms.parquet"])
     write_parquet(ledger_table, paths["ledger.parquet"])
     write_parquet(ledger.budget_table(), paths["budget.parquet"])
     if ledger_firms:
-        write_parquet(ledger.firm_rows(), paths["ledger_firms.parquet"])
+        write_parquet(rows, paths["ledger_firms.parquet"])
     name = model.scenario.meta.name
     _atomic_write(
         paths["tiers.png"],

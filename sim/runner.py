@@ -74,12 +74,14 @@ def keyed(specs: Iterable[RunSpec]) -> list[tuple[str, RunSpec]]:
 # ---------------------------------------------------------------------------- one run
 
 
-def series_frame(model) -> pd.DataFrame:
-    """Year-level outcomes of a run: tier stocks and flows, spend by lever and level, R&D."""
+def series_frame(model, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Year-level outcomes of a run: tier stocks and flows, spend by lever and level, R&D.
+
+    ``ledger`` is the run's aggregated ledger (``Ledger.table``).
+    """
     wide = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     out = wide.rename(columns=lambda c: c if "." not in c else _flow_name(c))
-    ledger = model.policy.ledger.table() if model.policy else None
-    if ledger is not None and len(ledger):
+    if len(ledger):
         for column, key in (("lever", "spend.{}"), ("level", "spend_level.{}")):
             per = ledger.pivot_table(index="year", columns=column, values="amount_wan", aggfunc="sum")
             for name in per.columns:
@@ -112,12 +114,13 @@ def simulate(spec: RunSpec, key: str) -> RunResult:
     model = LadderModel(scenario, rng=spec.seed, agents=False)
     for _ in range(scenario.run.years):
         model.step()
-    ledger = model.policy.ledger
+    rows = model.policy.ledger.firm_rows()
+    ledger = model.policy.ledger.table(rows)
     tables = {
-        "series": series_frame(model),
-        "ledger": ledger.table(),
+        "series": series_frame(model, ledger),
+        "ledger": ledger,
         "certified": _certified(model),
-        "awards": _awards(ledger.firm_rows()),
+        "awards": _awards(rows),
     }
     meta = {
         **asdict(spec),
