@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.lever_config import LEVELS, LEVER_IDS
 from sim.runner import RUNS
+from sim.scenario import ScenarioError
 from sim.scenario_base import TIER_IDS
 
 BOOTSTRAP = 2000
@@ -91,8 +93,28 @@ def load_table(out_dir: Path, keys: list[str], name: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def outcome_names() -> set[str]:
+    """Every scalar outcome :func:`end_outcomes` can give, for checking requests before a batch."""
+    names = {"spend_total", "rd_cumulative", "rd_end", "firms_alive_end"}
+    names |= {f"{kind}.{tier}" for kind in ("stock", "added") for tier in TIER_IDS}
+    return names | {f"spend.{lever}" for lever in LEVER_IDS} | {f"spend_level.{lv}" for lv in LEVELS}
+
+
+def check_outcomes(path: str, outcomes: list[str], extra: set[str] = frozenset()) -> None:
+    """Refuse unknown outcome names with one line naming the file and key (before any run)."""
+    known = outcome_names() | extra
+    unknown = [o for o in outcomes if o not in known]
+    if unknown:
+        raise ScenarioError(
+            f"{path}: experiment.outcomes: unknown outcome(s) {unknown}; known: {', '.join(sorted(known))}"
+        )
+
+
 def end_outcomes(series: pd.DataFrame) -> pd.DataFrame:
-    """Scalar outcomes per run: end stocks, cumulative new, spend, R&D (indexed by key)."""
+    """Scalar outcomes per run: end stocks, cumulative new, spend, R&D (indexed by key).
+
+    A ``spend.<lever>`` / ``spend_level.<level>`` column exists only where something was paid.
+    """
     last = series.sort_values("year").groupby("key").tail(1).set_index("key")
     body = series[series["year"] > series.groupby("key")["year"].transform("min")]
     sums = body.groupby("key").sum(numeric_only=True)
@@ -267,10 +289,7 @@ def sweep_tables(
     """``runs`` (one row per run: parameters, seed, outcomes) and ``series`` (per run-year)."""
     series = load_table(out_dir, list(index["key"]), "series")
     ends = end_outcomes(series)
-    if outcomes:
-        missing = [o for o in outcomes if o not in ends.columns]
-        if missing:
-            raise KeyError(f"unknown outcome(s) {missing}; known: {', '.join(ends.columns)}")
-        ends = ends[outcomes]
+    if outcomes:  # names checked by check_outcomes; spend of a lever that never paid is 0
+        ends = ends.reindex(columns=outcomes, fill_value=0.0)
     runs = index.merge(ends, left_on="key", right_index=True)
     return runs, series

@@ -161,7 +161,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim.analysis import batch_index, sweep_tables
+    from sim.analysis import batch_index, check_outcomes, sweep_tables
     from sim.experiment import design_points, expand, load_experiment
     from sim.scenario import file_hash
 
@@ -170,14 +170,12 @@ def _sweep(args: argparse.Namespace) -> int:
     meta = exp.experiment
     points = design_points(exp.design)
     out = Path(args.out) if args.out else Path("results") / meta.name
+    check_outcomes(args.experiment, meta.outcomes)
     reps = args.reps or meta.replications
     specs = expand(paths, reps, meta.seed, points, meta.years)
     index = batch_index(specs, _execute(specs, out, args))
     index.to_parquet(out / "index.parquet", index=False)
-    try:
-        runs, series = sweep_tables(out, index, meta.outcomes)
-    except KeyError as exc:
-        raise ScenarioError(f"{args.experiment}: experiment.outcomes: {exc.args[0]}") from None
+    runs, series = sweep_tables(out, index, meta.outcomes)
     runs.to_parquet(out / "runs.parquet", index=False)
     series.to_parquet(out / "series.parquet", index=False)
     _batch_manifest(

@@ -41,9 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import end_outcomes, load_table
+from sim.analysis import check_outcomes, end_outcomes, load_table
 from sim.experiment import Parameter, expand, load_experiment
-from sim.lever_config import LEVELS, LEVER_IDS
 from sim.runner import RunSpec
 from sim.scenario import ScenarioError
 from sim.scenario_base import TIER_IDS
@@ -172,19 +171,8 @@ def _check(
         raise ScenarioError(f"--levels {levels}: Morris needs an even number of levels ≥ 2")
 
 
-def _known_outcomes() -> set[str]:
-    """Scalar outcomes of :func:`sim.analysis.end_outcomes`, plus the paired cost ratios."""
-    names = {"spend_total", "rd_cumulative", "rd_end", "firms_alive_end"}
-    names |= {f"{kind}.{tier}" for kind in ("stock", "added") for tier in TIER_IDS}
-    names |= {f"spend.{lever}" for lever in LEVER_IDS} | {f"spend_level.{lv}" for lv in LEVELS}
-    return names | {f"{COST_PREFIX}{tier}" for tier in TIER_IDS}
-
-
 def _check_outcomes(path: str, outcomes: list[str]) -> None:
-    unknown = [o for o in outcomes if o not in _known_outcomes()]
-    if unknown:
-        known = ", ".join(sorted(_known_outcomes()))
-        raise ScenarioError(f"{path}: experiment.outcomes: unknown outcome(s) {unknown}; known: {known}")
+    check_outcomes(path, outcomes, extra={f"{COST_PREFIX}{tier}" for tier in TIER_IDS})
 
 
 # ---------------------------------------------------------------------------- sampling and runs

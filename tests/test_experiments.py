@@ -200,3 +200,21 @@ def test_compare_command_writes_summary_and_plots(tmp_path):
     assert 0.0 <= dead["mean"] <= 1.0
     for name in ("tiers_bands", "budget_by_lever", "pyramid", "cost_per_additional"):
         assert (out / f"{name}.png").is_file() and (out / f"{name}.svg").is_file()
+
+
+def test_sweep_refuses_an_unknown_outcome_before_running(tmp_path):
+    exp = _sweep_file(tmp_path)
+    exp.write_text(
+        exp.read_text().replace("years = 3\n", 'years = 3\noutcomes = ["stock.srdi", "stok.srdi"]\n')
+    )
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "sweep", str(exp), "--out", str(out), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "experiment.outcomes: unknown outcome(s) ['stok.srdi']" in result.stderr
+    assert not (out / RUNS).exists(), "no run was started"
