@@ -12,6 +12,8 @@ import numpy as np
 from sim.firms import MAX_DEBT_RATIO, FirmState
 from sim.scenario import Dynamics
 
+MIN_RD_PRICE = 1e-3  # subsidies never make R&D free: keeps price^(−η) finite
+
 
 def roll_history(s: FirmState) -> None:
     """Last year's accounts become the previous year's (3-year windows for rules)."""
@@ -53,7 +55,7 @@ def rd_price(s: FirmState, p: Dynamics, subsidy_rate: np.ndarray | float = 0.0) 
     """
     baseline = 1.0 - p.tax_rate * p.super_deduction
     saving = np.where(s["net_margin"] > 0.0, p.tax_rate * p.super_deduction, 0.0)
-    return np.maximum(1.0 - saving - subsidy_rate, 1e-3) / baseline
+    return np.maximum(1.0 - saving - subsidy_rate, MIN_RD_PRICE) / baseline
 
 
 def spend_on_rd(
