@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.experiment import expand
-from sim.runner import run_batch
+from sim.batch.design import expand
+from sim.batch.runner import BatchOptions, run_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.toml"
@@ -28,7 +28,7 @@ def timed_batch(runs: int, workers: int, seed: int) -> float:
     try:
         specs = expand([BASELINE], runs, seed)
         started = time.perf_counter()
-        run_batch(specs, out, workers=workers, progress=False)
+        run_batch(specs, out, BatchOptions(workers=workers, progress=False))
         return time.perf_counter() - started
     finally:
         shutil.rmtree(out, ignore_errors=True)

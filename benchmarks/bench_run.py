@@ -131,10 +131,10 @@ def peak_mb() -> float:
 def instrument() -> Clock:
     """Wrap the functions ``LadderModel`` calls so that each part is timed."""
     import mesa
-
     import sim.model
-    from sim import dynamics
-    from sim.firms import FirmState
+
+    from sim.core import dynamics
+    from sim.core.firms import FirmState
 
     clock = Clock()
     for fn in DYNAMICS:
@@ -163,8 +163,9 @@ def run_model(n: int, years: int, seed: int, agents: bool, profile: bool) -> dic
     import mesa
     import numpy as np
 
-    from sim.model import LadderModel
-    from sim.scenario import load
+    from sim.core.model import LadderModel
+    from sim.io.files import load_scenario as load
+    from sim.io.files import rule_sets_of
 
     calibration = min(timeit.repeat(lambda: np.random.default_rng(seed).standard_normal(1_000_000), number=1))
     clock = instrument()
@@ -173,7 +174,7 @@ def run_model(n: int, years: int, seed: int, agents: bool, profile: bool) -> dic
         raise SystemExit("the benchmark assumes no warm-up years (they would run inside set-up)")
 
     t0 = time.perf_counter()
-    model = LadderModel(scenario, rng=seed, agents=agents)
+    model = LadderModel(scenario, rule_sets_of(scenario), rng=seed, agents=agents)
     setup_total = time.perf_counter() - t0
     code = code_version()
     s = clock.snapshot()

@@ -10,8 +10,8 @@ from annotated_types import Ge, Gt, Le
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main
-from sim.scenario import Dynamics, Population
+from sim.app.cli import main
+from sim.core.scenario import Dynamics, Population
 from tests.conftest import BASELINE
 
 RAW = tomllib.loads(BASELINE.read_text(encoding="utf-8"))

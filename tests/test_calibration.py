@@ -3,15 +3,11 @@
 import numpy as np
 import pytest
 
-from sim.calibration import (
-    Calibration,
-    calibrate,
-    load_calibration,
-    objective,
-    overlay,
-    simulate_moments,
-)
-from sim.scenario import ScenarioError, load
+from sim.analysis.calibration import Evaluator, calibrate, objective, overlay
+from sim.batch.runner import BatchOptions
+from sim.core.errors import InputError
+from sim.io.calibration_file import Calibration, load_calibration
+from sim.io.files import load_scenario as load
 from tests.conftest import BASELINE, ROOT
 
 SMALL = (
@@ -80,19 +76,15 @@ def test_overlay_round_trip(tmp_path):
 def test_tiny_calibration_recovers_a_known_parameter(tmp_path):
     truth = 0.45
     small = small_scenario(tmp_path)
-    from sim.runner import replication_seed
+    from sim.batch.runner import replication_seed
 
     seeds = [replication_seed(4, r) for r in range(3)]
-    observed = np.mean(
-        [
-            simulate_moments(
-                str(small), (f"certification.apply_probability.innovative={truth}",), s, ("stock.innovative",)
-            )[0]
-            for s in seeds
-        ]
+    ev = Evaluator(
+        small, [], ("stock.innovative",), seeds, tmp_path / "truth", BatchOptions(workers=1, progress=False)
     )
+    observed = ev.replications([f"certification.apply_probability.innovative={truth}"]).mean()
     cal, scenario = load_calibration(calibration_file(tmp_path, observed))
-    fit = calibrate(cal, scenario, workers=1)
+    fit = calibrate(cal, scenario, tmp_path / "fit", BatchOptions(workers=1, progress=False))
     assert fit.values[0] == pytest.approx(truth, abs=0.06)
     row = fit.table.set_index("moment").loc["stock.innovative"]
     assert abs(row["relative_error"]) < 0.05  # the start (0.15) misses by far more
@@ -104,15 +96,15 @@ def test_bad_calibration_files_name_file_and_key(tmp_path):
     path = calibration_file(tmp_path, 100)
     text = path.read_text()
     path.write_text(text.replace('moment = "stock.innovative"', 'moment = "stock.nothing"'))
-    with pytest.raises(ScenarioError, match=r"cal.toml: targets.0.moment|cal.toml: targets.0"):
+    with pytest.raises(InputError, match=r"cal.toml: targets.0.moment|cal.toml: targets.0"):
         load_calibration(path)
     path.write_text(text.replace("low = 0.02", "low = 2.0"))
-    with pytest.raises(ScenarioError, match="cal.toml: parameters.0"):
+    with pytest.raises(InputError, match="cal.toml: parameters.0"):
         load_calibration(path)
     path.write_text(
         text.replace('path = "certification.apply_probability.innovative"', 'path = "population.nope"')
     )
-    with pytest.raises(ScenarioError, match="population.nope: unknown key"):
+    with pytest.raises(InputError, match="population.nope: unknown key"):
         load_calibration(path)
 
 

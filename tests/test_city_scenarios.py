@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.model import LadderModel
-from sim.scenario import load
+from sim.core.model import LadderModel
+from sim.io.files import load_scenario as load
+from sim.io.files import rule_sets_of
 from tests.conftest import ROOT
 
 CITIES = ["jiaxing-2021", "yuyao-2024", "ningbo-2024", "zhejiang-hidden-champion"]
@@ -12,7 +13,7 @@ CITIES = ["jiaxing-2021", "yuyao-2024", "ningbo-2024", "zhejiang-hidden-champion
 
 def run(path, overrides=(), seed=1, years=None):
     scenario = load(path, list(overrides))
-    model = LadderModel(scenario, rng=seed, agents=False)
+    model = LadderModel(scenario, rule_sets_of(scenario), rng=seed, agents=False)
     for _ in range(years or scenario.run.years):
         model.step()
     return model
@@ -55,6 +56,6 @@ def test_jiaxing_certifies_more_firms_than_the_baseline_over_20_paired_seeds():
     for seed in range(20):
         a = run(jiaxing, small, seed=seed).datacollector.get_model_vars_dataframe()
         b = run(baseline, small + same_calendar, seed=seed).datacollector.get_model_vars_dataframe()
-        new = [c for c in a.columns if c.endswith(".new")]
+        new = [c for c in a.columns if c.startswith("new.")]
         diffs.append(a[new].to_numpy().sum() - b[new].to_numpy().sum())
     assert np.mean(diffs) > 0

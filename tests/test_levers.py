@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.ledger import Demand, Ledger, ration
-from sim.lever_config import Budget
-from sim.model import LadderModel
-from sim.scenario import TIER_IDS, load
+from sim.core.ledger import Budget, Demand, Ledger, ration
+from sim.core.vocab import TIER_IDS
+from sim.io.files import open_model
 from tests.conftest import BASELINE
 
 SMALL = ["population.firms=1500"]
@@ -34,7 +33,7 @@ KEY_FUND = (
 
 
 def run(settings, years=5, seed=1):
-    model = LadderModel(load(BASELINE, [*SMALL, f"run.years={years}", *settings]), rng=seed)
+    model = open_model(BASELINE, [*SMALL, f"run.years={years}", *settings], rng=seed)
     for _ in range(years):
         model.step()
     return model
@@ -58,7 +57,7 @@ def test_srdi_award_spend_equals_amount_times_first_certificates():
 
 def test_award_paid_on_every_new_certificate_unless_first_time_only():
     model = run([AWARD_SRDI, "levers.award.first_time_only=false"], years=6)
-    new = frame(model).set_index("year")["srdi.new"].iloc[1:]
+    new = frame(model).set_index("year")["new.srdi"].iloc[1:]
     spent = model.policy.ledger.table().set_index("year")["amount_wan"]
     assert np.allclose(spent.reindex(new.index, fill_value=0.0).to_numpy(), 10.0 * new.to_numpy())
 
@@ -67,8 +66,8 @@ def test_award_on_renewal_also_pays_renewed_certificates():
     model = run([AWARD_SRDI, "levers.award.on_renewal=true", "levers.award.first_time_only=false"], years=6)
     f = frame(model).iloc[1:]
     total = model.policy.ledger.table()["amount_wan"].sum()
-    assert f["srdi.renewed"].sum() > 0
-    assert total == pytest.approx(10.0 * (f["srdi.new"].sum() + f["srdi.renewed"].sum()))
+    assert f["renewed.srdi"].sum() > 0
+    assert total == pytest.approx(10.0 * (f["new.srdi"].sum() + f["renewed.srdi"].sum()))
 
 
 @pytest.mark.parametrize("setting", [AWARD_SRDI, RD_SUBSIDY, LOAN, TALENT, PROJECT])
@@ -137,7 +136,7 @@ def test_key_little_giant_fund_pays_half_now_and_half_two_years_later():
 def test_awards_raise_the_probability_of_applying():
     model = run([AWARD_SRDI, "levers.award.apply_award_scale=10"], years=1)
     base = dict(model.scenario.certification.apply_probability)
-    raised = model.policy.apply_probability(base)
+    raised = model.policy.incentives(model.firms, model.rules, base).apply_probability
     assert raised["srdi"] > base["srdi"]
     assert raised["innovative"] == base["innovative"]
 

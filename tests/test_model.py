@@ -1,15 +1,17 @@
 import numpy as np
 import pytest
 
-from sim.certification import Flows, run_cycle
-from sim.model import LadderModel
-from sim.scenario import TIER_IDS, load
+from sim.core.certification import Flows, run_cycle
+from sim.core.model import LadderModel
+from sim.core.vocab import TIER_IDS
+from sim.io.files import load_scenario as load
+from sim.io.files import open_model, rule_sets_of
 from tests.conftest import BASELINE
 
 
 def run_model(overrides, seed=3):
     scenario = load(BASELINE, overrides)
-    model = LadderModel(scenario, rng=seed)
+    model = LadderModel(scenario, rule_sets_of(scenario), rng=seed)
     for _ in range(scenario.run.years):
         model.step()
     return model
@@ -18,16 +20,16 @@ def run_model(overrides, seed=3):
 def test_stock_flow_identity_holds_every_year(small_overrides):
     frame = run_model(small_overrides).datacollector.get_model_vars_dataframe()
     for tier in TIER_IDS:
-        stock = frame[f"{tier}.stock"].to_numpy()
-        change = frame[f"{tier}.new"] - frame[f"{tier}.removed"] - frame[f"{tier}.exited"]
+        stock = frame[f"stock.{tier}"].to_numpy()
+        change = frame[f"new.{tier}"] - frame[f"removed.{tier}"] - frame[f"exited.{tier}"]
         assert np.array_equal(stock[1:] - stock[:-1], change.to_numpy()[1:]), tier
 
 
 def test_baseline_fills_the_first_three_rungs():
     frame = run_model([]).datacollector.get_model_vars_dataframe()
     for tier in ("innovative", "srdi", "little_giant"):
-        assert frame[f"{tier}.stock"].iloc[-1] > 0, tier
-    assert frame["srdi.new"].sum() > 0 and frame["little_giant.new"].sum() > 0
+        assert frame[f"stock.{tier}"].iloc[-1] > 0, tier
+    assert frame["new.srdi"].sum() > 0 and frame["new.little_giant"].sum() > 0
 
 
 def test_agents_are_the_per_firm_view_of_the_columns(small_overrides):
@@ -43,7 +45,7 @@ def test_agents_are_the_per_firm_view_of_the_columns(small_overrides):
 
 
 def test_initial_tier_mix_places_only_firms_that_pass(small_overrides):
-    model = LadderModel(load(BASELINE, small_overrides), rng=5)
+    model = open_model(BASELINE, small_overrides, rng=5)
     requested = model.scenario.certification.initial
     for tier, n in model.placed.items():
         assert 0 < n <= requested[tier]
@@ -71,7 +73,7 @@ def _holder_due_for_review(model):
 
 
 def test_little_giant_that_loses_srdi_at_review_loses_little_giant(small_overrides):
-    model = LadderModel(load(BASELINE, small_overrides), rng=1)
+    model = open_model(BASELINE, small_overrides, rng=1)
     year = _holder_due_for_review(model)
     model.firms["rd"][0] = 0.0  # fails SRDI's R&D conditions at review
     flows = run_cycle(model.firms, model.rules, _features(model, year), year, {}, {}, {}, model.rng)
@@ -82,10 +84,10 @@ def test_little_giant_that_loses_srdi_at_review_loses_little_giant(small_overrid
 
 
 def test_holder_that_still_qualifies_is_renewed_for_three_years(small_overrides):
-    model = LadderModel(load(BASELINE, small_overrides), rng=1)
+    model = open_model(BASELINE, small_overrides, rng=1)
     year = _holder_due_for_review(model)
     feats = _features(model, year)
-    from sim.rules import judge
+    from sim.core.rules import judge
 
     holds = {t: model.firms[f"held_{t}"] for t in TIER_IDS}
     passing = np.flatnonzero(judge(model.rules.tiers["srdi"], feats, holds).passed)
@@ -100,7 +102,7 @@ def test_holder_that_still_qualifies_is_renewed_for_three_years(small_overrides)
 
 
 def test_quota_caps_new_certificates(small_overrides):
-    model = LadderModel(load(BASELINE, small_overrides), rng=2)
+    model = open_model(BASELINE, small_overrides, rng=2)
     year = model.year + 1
     everyone = {t: 1.0 for t in TIER_IDS}
     flows = run_cycle(
@@ -118,20 +120,23 @@ def test_quota_caps_new_certificates(small_overrides):
 
 
 def _features(model, year):
-    from sim.features import Features
+    from sim.core.features import Features
 
     return Features(model.firms, year, model.scenario.population.global_market_multiple)
 
 
 def test_rule_change_applies_the_new_rules_from_its_year(small_overrides):
     over = [*small_overrides, 'run.rule_changes=[{from_year=2026, rules="miit-2022"}]']
-    model = LadderModel(load(BASELINE, over), rng=1)
+    model = open_model(BASELINE, over, rng=1)
     assert model.rules.meta.id == "miit-2022"
 
 
 def test_lazy_agents_give_the_same_history_and_agents_on_demand(small_overrides):
     scenario = load(BASELINE, small_overrides)
-    eager, lazy = LadderModel(scenario, rng=9), LadderModel(scenario, rng=9, agents=False)
+    eager, lazy = (
+        LadderModel(scenario, rule_sets_of(scenario), rng=9),
+        LadderModel(scenario, rule_sets_of(scenario), rng=9, agents=False),
+    )
     for _ in range(scenario.run.years):
         eager.step()
         lazy.step()

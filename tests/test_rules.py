@@ -14,10 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.features import LEVELS, Features
-from sim.firms import FirmState, blank
-from sim.rules import RULES_DIR, Judgement, RuleSet, ScoreItem, judge, load_rules
-from sim.scenario import TIER_IDS, ScenarioError
+from sim.core.errors import InputError
+from sim.core.features import VOCABULARIES as LEVELS
+from sim.core.features import Features
+from sim.core.firms import FirmState, blank
+from sim.core.rules import Judgement, RuleSet, ScoreItem, judge
+from sim.core.vocab import TIER_IDS
+from sim.io.files import RULES_DIR, load_rules
 
 YEAR = 2024
 GLOBAL_MULTIPLE = 5.0  # world niche market = 5 × national niche market
@@ -620,14 +623,14 @@ def test_malformed_rule_file(tmp_path: Path, old, new, message):
     assert old in text
     path = tmp_path / "broken.toml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(ScenarioError) as err:
+    with pytest.raises(InputError) as err:
         load_rules(str(path))
     assert str(path) in str(err.value)
     assert message in str(err.value)
 
 
 def test_missing_rule_set_lists_the_known_ones():
-    with pytest.raises(ScenarioError, match="miit-2022"):
+    with pytest.raises(InputError, match="miit-2022"):
         load_rules("no-such-rules")
 
 

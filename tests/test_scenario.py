@@ -1,6 +1,8 @@
 import pytest
 
-from sim.scenario import ScenarioError, load, load_raw
+from sim.core.errors import InputError
+from sim.io.files import load_raw
+from sim.io.files import load_scenario as load
 from tests.conftest import BASELINE
 
 
@@ -18,17 +20,17 @@ def test_overrides_reach_nested_values():
 
 
 def test_sources_must_cite_existing_keys():
-    with pytest.raises(ScenarioError, match="sources cite unknown key"):
+    with pytest.raises(InputError, match="sources cite unknown key"):
         load(BASELINE, ["population.sources.nokey='x'"])
 
 
 def test_shares_that_must_sum_to_one_are_checked():
-    with pytest.raises(ScenarioError, match="digital_levels must sum to 1"):
+    with pytest.raises(InputError, match="digital_levels must sum to 1"):
         load(BASELINE, ["population.digital_levels=[0.5, 0.5, 0.5, 0.0]"])
 
 
 def test_unknown_tier_id_is_rejected():
-    with pytest.raises(ScenarioError, match="unknown tier id"):
+    with pytest.raises(InputError, match="unknown tier id"):
         load(BASELINE, ["certification.apply_probability.giant=0.1"])
 
 
@@ -44,9 +46,9 @@ def test_extends_cycle_and_missing_parent_are_errors(tmp_path):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     a.write_text('extends = "b.toml"\n')
     b.write_text('extends = "a.toml"\n')
-    with pytest.raises(ScenarioError, match="cycle"):
+    with pytest.raises(InputError, match="cycle"):
         load_raw(a)
     c = tmp_path / "c.toml"
     c.write_text('extends = "gone.toml"\n')
-    with pytest.raises(ScenarioError, match="parent 'gone.toml' not found"):
+    with pytest.raises(InputError, match="parent 'gone.toml' not found"):
         load_raw(c)

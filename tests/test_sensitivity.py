@@ -1,6 +1,7 @@
 """Sensitivity analysis: indices per outcome, resume without new runs, bad sizes, a null parameter."""
 
-import argparse
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -8,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.runner import RUNS
-from sim.scenario import ScenarioError
-from sim.sensitivity import configure_parser, run
+from sim.app.cli import main
+from sim.core.errors import InputError
+from sim.io.run_store import RUNS_DIR as RUNS
 from tests.conftest import BASELINE
 
 PARAMS = {
@@ -40,14 +41,15 @@ def write_experiment(tmp_path: Path, params: dict[str, tuple[float, float]] = PA
     return experiment
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    configure_parser(parser)
-    return parser.parse_args(list(argv))
-
-
 def sensitivity(experiment: Path, out: Path, *extra: str) -> int:
-    return run(parse(str(experiment), "--out", str(out), "--workers", "1", "--quiet", *extra))
+    """``ladder sensitivity``; a refused input raises its one-line message as InputError."""
+    argv = ["sensitivity", str(experiment), "--out", str(out), "--workers", "1", "--quiet", *extra]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    if code == 2:
+        raise InputError(err.getvalue().strip())
+    return code
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def test_rerunning_the_same_command_does_no_new_runs(morris_run, capsys):
 
 def test_sobol_samples_must_be_a_power_of_two(tmp_path):
     experiment = write_experiment(tmp_path)
-    with pytest.raises(ScenarioError, match="power of two"):
+    with pytest.raises(InputError, match="power of two"):
         sensitivity(experiment, tmp_path / "out", "--method", "sobol", "--samples", "10")
     assert not (tmp_path / "out").exists(), "rejected before any run"
 
@@ -105,14 +107,14 @@ def test_an_experiment_without_parameters_is_rejected(tmp_path):
     experiment = write_experiment(tmp_path)
     text = experiment.read_text()
     experiment.write_text(text[: text.index("[design]")])
-    with pytest.raises(ScenarioError, match="at least one parameter"):
+    with pytest.raises(InputError, match="at least one parameter"):
         sensitivity(experiment, tmp_path / "out")
 
 
 def test_unknown_outcome_names_the_file_and_key(tmp_path):
     experiment = write_experiment(tmp_path)
     experiment.write_text(experiment.read_text().replace('"spend_total"', '"spend_everything"'))
-    with pytest.raises(ScenarioError, match=r"sens.toml: experiment.outcomes: .*spend_everything"):
+    with pytest.raises(InputError, match=r"sens.toml: experiment.outcomes: .*spend_everything"):
         sensitivity(experiment, tmp_path / "out")
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.validation import bunching_ratio, growth_shape, hill_tail_index, size_scaling
+from sim.analysis.validation import bunching_ratio, growth_shape, hill_tail_index, size_scaling
 
 
 def test_hill_estimator_recovers_a_pareto_index():

@@ -1,0 +1,288 @@
+"""Calibration to observed counts by the simulated method of moments.
+
+The file (:mod:`sim.io.calibration_file`) names the parameters and the observed moments. The
+objective is
+
+    J(θ) = Σ_fit w_k · ((m̄_k(θ) − o_k) / o_k)²,
+
+with m̄_k the mean of moment k over R replications on common random numbers (the same seeds at
+every θ, so J is a deterministic function of θ). A moment is a per-year outcome of the registry
+read at the end of the warm-up (the first row of a run's series). Every evaluation is a batch
+through :func:`sim.batch.runner.run_batch`, so an interrupted calibration, run again, replays
+its finished evaluations from disk. J is minimised with scipy's bounded Nelder–Mead in the unit
+cube (parameters mapped linearly or logarithmically to their bounds). Outputs: the fitted
+values as a scenario overlay that ``extends`` the scenario, the fit table (observed, simulated
+mean and 90 % interval, relative error) and the objective per evaluation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tomli_w
+from scipy.optimize import minimize
+
+from sim.batch.runner import BatchOptions, RunSpec, pooled, replication_seed, run_batch
+from sim.core.scenario import Scenario
+from sim.core.schema import Section
+from sim.io.calibration_file import Calibration, ObservedTarget, load_calibration
+from sim.io.files import file_hash, load_scenario
+from sim.io.run_store import load_table
+
+# A calibration run needs only the state at the end of the warm-up: one simulated year.
+MOMENT_OVERRIDES = ("run.years=1",)
+
+
+def _overrides(cal: Calibration, values: list[float]) -> list[str]:
+    return [f"{p.path}={v!r}" for p, v in zip(cal.parameters, values, strict=False)]
+
+
+# ------------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class Evaluator:
+    """Moments per replication of a scenario at given parameters, through the batch engine.
+
+    Runs are stored under ``out``; an evaluation already on disk is read back, not re-run.
+    """
+
+    scenario: Path
+    base_overrides: list[str]
+    names: tuple[str, ...]
+    seeds: list[int]
+    out: Path
+    options: BatchOptions
+
+    def replications(self, overrides: list[str], seeds: list[int] | None = None) -> np.ndarray:
+        """Moments per replication: array (replications, moments)."""
+        seeds = seeds or self.seeds
+        ovr = (*self.base_overrides, *overrides, *MOMENT_OVERRIDES)
+        specs = [
+            RunSpec(label="calibration", scenario=str(self.scenario), overrides=ovr, replication=r, seed=s)
+            for r, s in enumerate(seeds)
+        ]
+        keys = run_batch(specs, self.out, self.options)
+        series = load_table(self.out, keys, "series")
+        first = series.sort_values("year").groupby("key").head(1).set_index("key")
+        return first.loc[keys, list(self.names)].to_numpy(dtype=float)
+
+
+def objective(simulated_mean: np.ndarray, observed: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted sum of squared relative errors (NaN moments count as a 100 % miss)."""
+    rel = (simulated_mean - observed) / observed
+    rel = np.where(np.isfinite(rel), rel, 1.0)
+    return float(np.sum(weights * rel**2))
+
+
+@dataclass
+class Fit:
+    """Result of a calibration."""
+
+    values: list[float]
+    objective: float
+    history: pd.DataFrame
+    table: pd.DataFrame
+
+
+def calibrate(
+    cal: Calibration, scenario: Path, out: Path, options: BatchOptions, progress: Callable | None = None
+) -> Fit:
+    """Minimise the objective over the parameters; return the fit and its table."""
+    meta = cal.calibration
+    fit_targets = [t for t in cal.targets if t.use == "fit"]
+    names = tuple(dict.fromkeys(t.moment for t in cal.targets))
+    fit_idx = [names.index(t.moment) for t in fit_targets]
+    observed = np.array([t.observed for t in fit_targets])
+    weights = np.array([t.weight for t in fit_targets])
+    seeds = [replication_seed(meta.seed, r) for r in range(meta.replications)]
+    base = load_scenario(scenario, list(meta.overrides))
+    starts = [p.start if p.start is not None else _current(base, p.path) for p in cal.parameters]
+    x0 = np.clip([p.to_unit(v) for p, v in zip(cal.parameters, starts, strict=True)], 0.0, 1.0)
+    history: list[dict] = []
+
+    with pooled(options) as opts:
+        ev = Evaluator(scenario, list(meta.overrides), names, seeds, out, opts)
+
+        def j(u: np.ndarray) -> float:
+            values = [p.to_value(x) for p, x in zip(cal.parameters, u, strict=True)]
+            sims = ev.replications(_overrides(cal, values)).mean(axis=0)[fit_idx]
+            value = objective(sims, observed, weights)
+            history.append(
+                {
+                    "evaluation": len(history) + 1,
+                    "objective": value,
+                    **{p.path: v for p, v in zip(cal.parameters, values, strict=True)},
+                }
+            )
+            if progress:
+                progress(len(history), value)
+            return value
+
+        minimize(
+            j,
+            x0,
+            method="Nelder-Mead",
+            bounds=[(0.0, 1.0)] * len(x0),
+            options={
+                "maxfev": meta.max_evaluations,
+                "xatol": 1e-3,
+                "fatol": 1e-5,
+                "initial_simplex": _simplex(x0),
+            },
+        )
+        best = min(history, key=lambda h: h["objective"])
+        values = [best[p.path] for p in cal.parameters]
+        final_seeds = [
+            replication_seed(meta.seed, r) for r in range(meta.final_replications or meta.replications)
+        ]
+        reps = ev.replications(_overrides(cal, values), final_seeds)
+    return Fit(values, best["objective"], pd.DataFrame(history), fit_table(cal.targets, names, reps))
+
+
+def _simplex(x0: np.ndarray) -> np.ndarray:
+    """A starting simplex of 20 % steps, reflected inwards at the bounds."""
+    pts = [x0]
+    for i in range(len(x0)):
+        p = x0.copy()
+        p[i] = p[i] + 0.2 if p[i] + 0.2 <= 1.0 else p[i] - 0.2
+        pts.append(p)
+    return np.array(pts)
+
+
+def _current(scenario, path: str) -> float:
+    node = scenario.model_dump()
+    for part in path.split("."):
+        node = node[part]
+    return float(node)
+
+
+def fit_table(targets: list[ObservedTarget], names: tuple[str, ...], reps: np.ndarray) -> pd.DataFrame:
+    """Observed vs simulated (mean and 5–95 % interval over replications) per target."""
+    rows = []
+    for t in targets:
+        col = reps[:, names.index(t.moment)]
+        mean = float(np.nanmean(col))
+        rows.append(
+            {
+                "target": t.name,
+                "moment": t.moment,
+                "use": t.use,
+                "observed": t.observed,
+                "simulated_mean": mean,
+                "simulated_p05": float(np.nanpercentile(col, 5)),
+                "simulated_p95": float(np.nanpercentile(col, 95)),
+                "relative_error": (mean - t.observed) / t.observed,
+                "source": t.source,
+                "note": t.note,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------- outputs
+
+
+def overlay(
+    cal: Calibration,
+    scenario: Path,
+    values: list[float],
+    out: Path,
+    calibration_file: Path,
+    objective_value: float,
+) -> Path:
+    """Write the fitted values as a scenario that extends the calibrated one; return its path."""
+    data: dict = {
+        "extends": os.path.relpath(scenario, out.resolve()),
+        "meta": {
+            "name": f"{scenario.stem}-fitted",
+            "description": f"{scenario.stem} with parameters fitted by {calibration_file.name}",
+        },
+    }
+    cite = f"fitted by {calibration_file.name} (simulated method of moments, objective {objective_value:.4g})"
+    for p, value in zip(cal.parameters, values, strict=True):
+        *sections, key = p.path.split(".")
+        node = data
+        for s in sections:
+            node = node.setdefault(s, {})
+        node[key] = int(value) if p.integer else value
+        owner_path, cited_key = _citation_slot(p.path)
+        owner = data
+        for s in owner_path:
+            owner = owner.setdefault(s, {})
+        owner.setdefault("sources", {})[cited_key] = cite
+    path = out / f"{scenario.stem}-fitted.toml"
+    path.write_text(
+        f"# Written by `ladder calibrate {calibration_file}`; do not edit by hand.\n" + tomli_w.dumps(data),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _citation_slot(path: str) -> tuple[list[str], str]:
+    """Where a value's citation goes: the innermost scenario section on the path, and its key."""
+    parts = path.split(".")
+    cls: type = Scenario
+    for depth, part in enumerate(parts):
+        info = cls.model_fields.get(part)
+        inner = [a for a in (info.annotation, *getattr(info.annotation, "__args__", ())) if info]
+        section = next((a for a in inner if isinstance(a, type) and issubclass(a, Section)), None)
+        if section is None or depth == len(parts) - 1:
+            return parts[:depth], part
+        cls = section
+    return parts[:-1], parts[-1]
+
+
+def write_outputs(
+    cal: Calibration, scenario: Path, fit: Fit, out: Path, calibration_file: Path
+) -> tuple[dict[str, Path], dict]:
+    """Overlay, fit table and history; returns their paths and the manifest's content."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"overlay": overlay(cal, scenario, fit.values, out, calibration_file, fit.objective)}
+    fit.table.to_csv(out / "fit.csv", index=False)
+    fit.history.to_csv(out / "history.csv", index=False)
+    paths["fit"] = out / "fit.csv"
+    paths["history"] = out / "history.csv"
+    meta = cal.calibration
+    info = {
+        "calibration": {"path": str(calibration_file), "sha256": file_hash(calibration_file)},
+        "scenario": {"path": str(scenario), "sha256": file_hash(scenario)},
+        "replications": meta.replications,
+        "final_replications": meta.final_replications or meta.replications,
+        "base_seed": meta.seed,
+        "evaluations": len(fit.history),
+        "objective": fit.objective,
+        "fitted": {p.path: v for p, v in zip(cal.parameters, fit.values, strict=True)},
+    }
+    return paths, info
+
+
+def run_calibration(
+    path: Path, out: Path | None, options: BatchOptions, quiet: bool
+) -> tuple[Fit, Path, dict[str, Path], dict]:
+    """Load, fit and write the tables; returns the fit, the folder, the paths and the manifest."""
+    cal, scenario = load_calibration(path)
+    out = out or Path("results") / cal.calibration.name
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cal.calibration.max_evaluations, unit="eval", desc="calibrating")
+
+    def progress(n: int, value: float) -> None:
+        if bar is not None:
+            bar.update()
+            bar.set_postfix(objective=f"{value:.4g}")
+
+    try:
+        fit = calibrate(cal, scenario, out, replace(options, progress=False), progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    paths, info = write_outputs(cal, scenario, fit, out, path)
+    return fit, out, paths, info

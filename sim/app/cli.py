@@ -1,0 +1,404 @@
+"""The ``ladder`` command line.
+
+Bad input (a scenario that does not validate, a missing file, a malformed ``--set``) ends with
+one line on stderr naming the file, the key and what is allowed, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from sim.core.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sim.core.model import LadderModel
+    from sim.io.files import load_scenario, rule_sets_of
+    from sim.io.results import atomic_write, command_line, manifest, write_manifest, write_tables
+    from sim.plots.charts import TierNames, plot_budget, plot_tiers
+
+    overrides = list(args.set or [])
+    if args.years is not None:
+        overrides.append(f"run.years={args.years}")
+    scenario = load_scenario(args.scenario, overrides)
+    out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
+    started = time.perf_counter()
+    try:
+        model = LadderModel(scenario, rule_sets_of(scenario), rng=args.seed)
+    except InputError as exc:  # a rule set and the scenario disagree
+        raise InputError(f"{args.scenario}: {exc}") from None
+    model.run_model()
+    paths = write_tables(model, out, ledger_firms=args.ledger == "firms")
+    name, names = scenario.meta.name, TierNames(model.rules)
+    tiers = pd.read_parquet(paths["tiers.parquet"])
+    for chart, draw in (
+        (
+            "tiers.png",
+            lambda tmp: plot_tiers(tiers, names, tmp, f"{name}: firms per tier (seed {args.seed})"),
+        ),
+        (
+            "budget.png",
+            lambda tmp: plot_budget(
+                pd.read_parquet(paths["ledger.parquet"]),
+                list(range(scenario.run.start_year, model.year + 1)),
+                tmp,
+                f"{name}: spend by lever",
+            ),
+        ),
+    ):
+        paths[chart] = out / chart
+        atomic_write(paths[chart], draw)
+    info = manifest(model, args.scenario, args.seed, command_line(), time.perf_counter() - started)
+    paths["manifest.json"] = write_manifest(info, out)
+    for tier, want in scenario.certification.initial.items():
+        got = model.placed.get(tier, 0)
+        if got < want:
+            print(
+                f"note: only {got} of {want} initial {tier} certificates could be placed "
+                "(too few firms pass the rule at the start)",
+                file=sys.stderr,
+            )
+    print(
+        f"{scenario.meta.name}: {scenario.run.years} years to {model.year}, seed {args.seed}, "
+        f"{model.firms.n} live firms at the end"
+    )
+    last = model.datacollector.get_model_vars_dataframe().iloc[-1]
+    for tier in model.rules.order:
+        print(f"  {tier:<18} {int(last[f'stock.{tier}']):>7}")
+    print(f"results: {out}/ ({', '.join(p.name for p in paths.values())})")
+    spend = model.policy.ledger.total()
+    if spend > 0:
+        print(f"  spend {spend:,.1f} 万元 over {scenario.run.years} years")
+    print(f"charts:  {paths['tiers.png']}, {paths['budget.png']}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from sim.io.files import describe
+
+    for line in describe(args.scenario, list(args.set or [])):
+        print(line)
+    return 0
+
+
+def _batch_manifest(kind: str, out: Path, specs, extra: dict, started: float) -> None:
+    import json
+
+    from sim import __version__
+    from sim.io.files import file_hash
+    from sim.io.results import command_line
+
+    scenarios = sorted({s.scenario for s in specs})
+    info = {
+        "kind": kind,
+        **extra,
+        "scenarios": [{"path": p, "sha256": file_hash(p)} for p in scenarios],
+        "runs": len(specs),
+        "seeds": sorted({s.seed for s in specs}),
+        "package": {"name": "sme-ladder", "version": __version__},
+        "command": command_line(),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+    }
+    text = json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+    (out / "manifest.json").write_text(text, encoding="utf-8")
+
+
+def _is_experiment(path: str) -> bool:
+    import tomllib
+
+    try:
+        return "experiment" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    """Scenario labels: file stems, made unique."""
+    labels: list[str] = []
+    for path in paths:
+        label, k = path.stem, 2
+        while label in labels:
+            label, k = f"{path.stem}-{k}", k + 1
+        labels.append(label)
+    return labels
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from sim.analysis.compare import compare_summary, print_table
+    from sim.analysis.runs import batch_index
+    from sim.batch.design import expand
+    from sim.io.experiment_file import load_experiment
+    from sim.io.files import file_hash, load_scenario
+    from sim.plots.charts import plot_folder
+
+    started = time.perf_counter()
+    extra: dict = {}
+    if len(args.scenarios) == 1 and _is_experiment(args.scenarios[0]):
+        exp, paths = load_experiment(args.scenarios[0])
+        reps = args.reps or exp.experiment.replications
+        seed = exp.experiment.seed if args.seed is None else args.seed
+        years = args.years or exp.experiment.years
+        extra["experiment"] = {"path": args.scenarios[0], "sha256": file_hash(args.scenarios[0])}
+        name = exp.experiment.name
+    else:
+        paths = [Path(p).resolve() for p in args.scenarios]
+        reps, seed, years = args.reps or 100, args.seed or 0, args.years
+        name = "compare-" + "-".join(p.stem for p in paths)
+    labels = _labels(paths)
+    scenarios = [load_scenario(p) for p in paths]  # validates every file before any run starts
+    calendars = {(sc.run.start_year, sc.run.years) for sc in scenarios}
+    if len(calendars) > 1 and years is None:
+        print(
+            "note: the scenarios cover different years; differences compare end-of-run states "
+            "(use --years and equal start years to align them)",
+            file=sys.stderr,
+        )
+    out = Path(args.out) if args.out else Path("results") / name
+    specs = expand(paths, reps, seed, years=years, labels=labels)
+    index = batch_index(specs, _execute(specs, out, args))
+    index.to_parquet(out / "index.parquet", index=False)
+    summary = compare_summary(out, index, labels)
+    summary.to_csv(out / "summary.csv", index=False)
+    summary.to_parquet(out / "summary.parquet", index=False)
+    _batch_manifest(
+        "compare", out, specs, {**extra, "labels": labels, "replications": reps, "base_seed": seed}, started
+    )
+    print(print_table(summary, labels))
+    written = plot_folder(out)
+    print(f"\nresults: {out}/ (summary.csv, summary.parquet, manifest.json, runs/)")
+    print(f"plots:   {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim.analysis.runs import batch_index, check_outcomes, sweep_tables
+    from sim.batch.design import design_points, expand
+    from sim.io.experiment_file import load_experiment
+    from sim.io.files import file_hash
+
+    started = time.perf_counter()
+    exp, paths = load_experiment(args.experiment)
+    meta = exp.experiment
+    points = design_points(exp.design)
+    out = Path(args.out) if args.out else Path("results") / meta.name
+    check_outcomes(args.experiment, meta.outcomes)
+    reps = args.reps or meta.replications
+    specs = expand(paths, reps, meta.seed, points, meta.years)
+    index = batch_index(specs, _execute(specs, out, args))
+    index.to_parquet(out / "index.parquet", index=False)
+    runs, series = sweep_tables(out, index, meta.outcomes)
+    runs.to_parquet(out / "runs.parquet", index=False)
+    series.to_parquet(out / "series.parquet", index=False)
+    _batch_manifest(
+        "sweep",
+        out,
+        specs,
+        {
+            "experiment": {"path": args.experiment, "sha256": file_hash(args.experiment)},
+            "design_points": len(points),
+            "replications": reps,
+            "base_seed": meta.seed,
+        },
+        started,
+    )
+    print(f"{len(points)} design points × {len(paths)} scenario(s) × {reps} replications = {len(specs)} runs")
+    print(f"results: {out}/ (runs.parquet, series.parquet, manifest.json, runs/)")
+    return 0
+
+
+def _options(args: argparse.Namespace):
+    from sim.batch.runner import BatchOptions
+
+    return BatchOptions(
+        workers=args.workers, backend=args.backend, scheduler=args.scheduler, progress=not args.quiet
+    )
+
+
+def _execute(specs, out: Path, args: argparse.Namespace) -> list[str]:
+    from sim.batch.runner import run_batch
+
+    return run_batch(specs, out, _options(args))
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from sim.analysis.sensitivity import ranking_table, run_sensitivity
+    from sim.plots.charts import plot_indices
+
+    started = time.perf_counter()
+    out = Path(args.out) if args.out else None
+    result, out = run_sensitivity(
+        args.experiment, args.method, args.samples, args.levels, out, _options(args), args.reps
+    )
+    charts = plot_indices(result.indices, out) if len(result.indices) else []
+    _batch_manifest("sensitivity", out, result.specs, result.manifest, started)
+    paired = result.manifest["paired_without_levers"]
+    arm_text = " (each paired with a run without levers)" if paired else ""
+    print(
+        f"{args.method}: {result.manifest['sample_points']} sample points × "
+        f"{result.manifest['replications']} replication(s){arm_text} = "
+        f"{len(result.specs)} runs, {len(set(result.keys))} distinct"
+    )
+    print(ranking_table(result.indices, result.notes, result.outcomes))
+    written = ["indices.csv", "indices.parquet", "points.parquet", "manifest.json", "runs/"]
+    print(f"\nresults: {out}/ ({', '.join(written)})")
+    if charts:
+        print(f"chart:   {', '.join(str(p) for p in charts)}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from sim.plots.charts import plot_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such results folder")
+    written = plot_folder(folder)
+    if not written:
+        raise InputError(f"{folder}: no summary.parquet (compare) or runs.parquet (sweep) here")
+    print("\n".join(str(p) for p in written))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim import __version__
+    from sim.analysis.calibration import run_calibration
+    from sim.batch.runner import BatchOptions
+    from sim.io.results import command_line, write_manifest
+    from sim.plots.charts import plot_objective
+
+    started = time.perf_counter()
+    options = BatchOptions(workers=args.workers, progress=False)
+    out = Path(args.out) if args.out else None
+    fit, out, paths, info = run_calibration(Path(args.calibration), out, options, args.quiet)
+    paths["plot"] = plot_objective(fit.history, out / "objective.png")
+    info |= {
+        "package": {"name": "sme-ladder", "version": __version__},
+        "command": command_line(),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    write_manifest(info, out)
+    table = fit.table
+    print(f"objective {fit.objective:.4g} after {len(fit.history)} evaluations")
+    print(f"{'target':<58}{'use':>6}{'observed':>12}{'simulated [90 %]':>30}{'error':>9}")
+    for row in table.itertuples():
+        interval = f"{row.simulated_mean:,.4g} [{row.simulated_p05:,.4g}, {row.simulated_p95:,.4g}]"
+        print(
+            f"{row.target[:57]:<58}{row.use:>6}{row.observed:>12,.4g}{interval:>30}{row.relative_error:>+9.1%}"
+        )
+    print(f"overlay: {paths['overlay']}\nfit table: {paths['fit']}\nplot: {paths['plot']}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sim.app.report import write_report
+
+    path = write_report(Path(args.out), workers=args.workers or os.cpu_count() or 1)
+    print(f"validation report: {path}")
+    return 0
+
+
+def _batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reps", type=int, help="replications per scenario")
+    parser.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    parser.add_argument("--backend", choices=["local", "dask"], default="local")
+    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--out", help="output folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of every sub-command."""
+    parser = argparse.ArgumentParser(prog="ladder", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run one scenario with one seed and write its results")
+    run.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("--years", type=int, help="override run.years")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a scenario value by dotted path (repeatable)",
+    )
+    run.add_argument("--out", help="output folder (default results/<scenario>-<seed>/)")
+    run.add_argument(
+        "--ledger",
+        choices=["summary", "firms"],
+        default="summary",
+        help="'firms' also writes ledger_firms.parquet, one row per payment",
+    )
+    run.set_defaults(func=_run)
+    show = sub.add_parser("show", help="print the resolved scenario with the source of each value")
+    show.add_argument("scenario")
+    show.add_argument("--set", action="append", metavar="KEY=VALUE")
+    show.set_defaults(func=_show)
+
+    compare = sub.add_parser("compare", help="replicate scenarios on common random numbers")
+    compare.add_argument("scenarios", nargs="+", help="scenario files, or one experiment file")
+    compare.add_argument("--seed", type=int, help="base seed (default 0)")
+    compare.add_argument("--years", type=int, help="override run.years")
+    _batch_options(compare)
+    compare.set_defaults(func=_compare)
+
+    sweep = sub.add_parser("sweep", help="run an experiment's design")
+    sweep.add_argument("experiment")
+    _batch_options(sweep)
+    sweep.set_defaults(func=_sweep)
+
+    cal = sub.add_parser("calibrate", help="fit parameters to observed counts (method of moments)")
+    cal.add_argument("calibration", help="calibration file, e.g. experiments/calibrate-yuyao.toml")
+    cal.add_argument("--out", help="output folder (default results/<name>/)")
+    cal.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+    cal.set_defaults(func=_calibrate)
+
+    val = sub.add_parser("validate", help="generate the validation report (docs/validation.md)")
+    val.add_argument("--out", default="docs", help="folder of the report (default docs/)")
+    val.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    val.set_defaults(func=_validate)
+
+    sens = sub.add_parser("sensitivity", help="global sensitivity analysis (SALib: Morris or Sobol)")
+    sens.add_argument("experiment", help="experiment file with a [design] of low/high ranges")
+    sens.add_argument("--method", choices=["morris", "sobol"], default="morris", help="default morris")
+    sens.add_argument(
+        "--samples",
+        type=int,
+        help="Morris trajectories (default 10) or Sobol base size, a power of two (default 64)",
+    )
+    sens.add_argument("--levels", type=int, default=4, help="Morris grid levels, even (default 4)")
+    _batch_options(sens)
+    sens.set_defaults(func=_sensitivity)
+
+    plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
+    plot.add_argument("folder")
+    plot.set_defaults(func=_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ladder`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        where = f" in {args.out or 'results'}/" if getattr(args, "out", None) is not None else ""
+        print(
+            f"\ninterrupted: finished runs are kept{where}; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Batch designs: an experiment's parameter points, expanded into run specs.
+
+Every design point × scenario × replication becomes one :class:`~sim.batch.runner.RunSpec`,
+replication ``i`` always with the same seed (common random numbers).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import qmc
+
+from sim.batch.runner import RunSpec, replication_seed
+from sim.io.experiment_file import Design, SweptParameter, point_overrides
+
+
+def design_points(design: Design) -> list[tuple[tuple[str, float], ...]]:
+    """Parameter points of the design (one empty point when nothing is swept)."""
+    params = design.parameters
+    if design.method == "none":
+        return [()]
+    if design.method == "grid":
+        grid = itertools.product(*(p.values or [] for p in params))
+        return [tuple((p.path, _cast(p, v)) for p, v in zip(params, combo, strict=True)) for combo in grid]
+    unit = qmc.LatinHypercube(d=len(params), seed=design.seed).random(design.samples)
+    lows = np.array([p.low for p in params], dtype=float)
+    highs = np.array([p.high for p in params], dtype=float)
+    values = qmc.scale(unit, lows, highs) if np.any(highs > lows) else np.tile(lows, (len(unit), 1))
+    return [tuple((p.path, _cast(p, v)) for p, v in zip(params, row, strict=True)) for row in values]
+
+
+def _cast(param: SweptParameter, value: float) -> float:
+    return float(round(value)) if param.integer else float(value)
+
+
+def expand(
+    scenarios: list[Path],
+    replications: int,
+    seed: int,
+    points: list[tuple[tuple[str, float], ...]] | None = None,
+    years: int | None = None,
+    labels: list[str] | None = None,
+) -> list[RunSpec]:
+    """Every point × scenario × replication, replication i seeded alike everywhere (CRN)."""
+    labels = labels or [s.stem for s in scenarios]
+    specs = []
+    for point in points or [()]:
+        overrides = tuple(point_overrides(point, years))
+        for scenario, label in zip(scenarios, labels, strict=True):
+            for rep in range(replications):
+                specs.append(
+                    RunSpec(
+                        label=label,
+                        scenario=str(scenario),
+                        overrides=overrides,
+                        replication=rep,
+                        seed=replication_seed(seed, rep),
+                        params=point,
+                    )
+                )
+    return specs

@@ -1,0 +1,205 @@
+"""Yearly firm dynamics: pure, vectorised functions of state, parameters and the generator.
+
+Each function implements one submodel of docs/ODD.md §7 over all live firms at once and
+mutates the columns in place. They take the model's generator explicitly, so they can be
+tested without a model and nothing else draws random numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core.firms import MAX_DEBT_RATIO, FirmState
+from sim.core.scenario import Dynamics
+
+MIN_RD_PRICE = 1e-3  # subsidies never make R&D free: keeps price^(−η) finite
+
+
+def roll_history(s: FirmState) -> None:
+    """Last year's accounts become the previous year's (3-year windows for rules)."""
+    for cur, prev, prev2 in (
+        ("revenue", "revenue_prev", "revenue_prev2"),
+        ("rd", "rd_prev", "rd_prev2"),
+        ("equity", "equity_prev", "equity_prev2"),
+    ):
+        s[prev2] = s[prev]
+        s[prev] = s[cur]
+    s["equity"] = 0.0
+
+
+def grow_revenue(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float) -> None:
+    """Gibrat growth with Laplace shocks whose scale falls with size, raised by innovation.
+
+    Δln R = μ + β_K·K/R + β_IP·ln(1 + new Class I IP) + b·(R/R_ref)^(−α)·ε,  ε ~ Laplace(0, 1).
+    """
+    rev = s["revenue"]
+    knowledge = np.divide(s["rd_stock"], rev, out=np.zeros_like(rev), where=rev > 0)
+    scale = p.growth_scale * (rev / ref_revenue) ** (-p.growth_size_exponent)
+    dlog = (
+        p.growth_drift
+        + p.growth_rd_effect * knowledge
+        + p.growth_ip_effect * np.log1p(s["new_class1"])
+        + scale * rng.laplace(size=len(rev))
+    )
+    s["revenue"] = rev * np.exp(dlog)
+    # A firm cannot sell more than its niche: a firm outgrowing it reveals a larger market.
+    grown = s["niche_market"] * (1.0 + p.niche_market_growth)
+    s["niche_market"] = np.maximum(grown, s["revenue"] * s["main_share"])
+
+
+def rd_price(s: FirmState, p: Dynamics, subsidy_rate: np.ndarray | float = 0.0) -> np.ndarray:
+    """After-tax price of one yuan of R&D relative to the always-on super-deduction baseline.
+
+    A profitable firm saves τ·d per yuan (policy-facts §2.8); a loss-making one saves nothing
+    this year. ``subsidy_rate`` is the hook for R&D subsidies (a share of R&D refunded).
+    """
+    baseline = 1.0 - p.tax_rate * p.super_deduction
+    saving = np.where(s["net_margin"] > 0.0, p.tax_rate * p.super_deduction, 0.0)
+    return np.maximum(1.0 - saving - subsidy_rate, MIN_RD_PRICE) / baseline
+
+
+def spend_on_rd(
+    s: FirmState,
+    p: Dynamics,
+    rng: np.random.Generator,
+    price: np.ndarray,
+    notches: np.ndarray,
+    extra_liquidity: np.ndarray | float = 0.0,
+    years_elapsed: int = 0,
+) -> None:
+    """Choose this year's R&D: partial adjustment to a price-elastic target, bunching, liquidity.
+
+    target ρ* = propensity · (1 + g)^t · price^(−η), with g the secular trend of R&D intensity
+    and t the years since the population was drawn; ρ = ρ_prev + λ(ρ* − ρ_prev), times a
+    mean-one shock;
+    firms just below a certification notch θ (within θ·(1 − w)) move to θ with probability p_b;
+    R&D ≤ revenue · (liquidity share + max(margin, 0)) + extra liquidity (grants, credit),
+    plus R&D funded by last year's project grants (``rd_bonus``).
+    """
+    rev = s["revenue"]
+    prev = np.divide(s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0)
+    trend = (1.0 + p.rd_intensity_trend) ** years_elapsed
+    target = s["rd_propensity"] * trend * price ** (-p.rd_price_elasticity)
+    shock = np.exp(p.rd_noise * rng.standard_normal(len(rev)) - 0.5 * p.rd_noise**2)
+    intensity = np.maximum(prev + p.rd_adjustment * (target - prev), 0.0) * shock
+    intensity = np.where(s["rd_propensity"] > 0.0, intensity, 0.0)
+    if len(notches) and p.bunching_probability > 0.0:
+        intensity = bunch(intensity, notches, p.bunching_window, p.bunching_probability, rng)
+    cash = rev * (p.rd_liquidity_share + np.maximum(s["net_margin"], 0.0)) + extra_liquidity
+    s["rd"] = np.minimum(intensity * rev, cash) + s["rd_bonus"]
+    s["rd_stock"] = (1.0 - p.rd_depreciation) * s["rd_stock"] + s["rd"]
+
+
+def bunch(
+    x: np.ndarray, notches: np.ndarray, window: float, prob: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Move values just below a notch up to it (the bunching documented at R&D notches)."""
+    idx = np.searchsorted(notches, x, side="right")  # first notch strictly above x
+    has_next = idx < len(notches)
+    theta = notches[np.minimum(idx, len(notches) - 1)]
+    near = has_next & (x >= theta * (1.0 - window)) & (rng.random(len(x)) < prob)
+    # nextafter: the firm lands on the notch, not a rounding error below it
+    return np.where(near, np.nextafter(theta, np.inf), x)
+
+
+def produce_ip(
+    s: FirmState, p: Dynamics, rng: np.random.Generator, productivity: np.ndarray | float = 1.0
+) -> None:
+    """Knowledge production: grants ~ Poisson(m·a·K^b), Class I share q, yearly lapse by class.
+
+    ``productivity`` (m) is the hook for grant-funded talent (1 without it).
+    """
+    # Draws only where they can be non-zero: most firms hold no patents and do no R&D.
+    knows = np.flatnonzero(s["rd_stock"] > 0)
+    lam = p.patent_scale * s["rd_stock"][knows] ** p.patent_elasticity
+    lam = lam * (productivity[knows] if isinstance(productivity, np.ndarray) else productivity)
+    grants = np.zeros(s.n, dtype=np.int64)
+    grants[knows] = rng.poisson(lam)
+    class1 = np.zeros(s.n, dtype=np.int64)
+    granted = np.flatnonzero(grants)
+    class1[granted] = rng.binomial(grants[granted], p.class1_share)
+    s["new_class1"] = class1
+    s["class1_ip"] = s["class1_ip"] - _thin(s["class1_ip"], p.class1_lapse, rng) + class1
+    s["class2_ip"] = s["class2_ip"] - _thin(s["class2_ip"], p.class2_lapse, rng) + grants - class1
+
+
+def _thin(counts: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Binomial(counts, p) drawn only for the non-zero counts."""
+    out = np.zeros(len(counts), dtype=np.int64)
+    held = np.flatnonzero(counts)
+    out[held] = rng.binomial(counts[held], p)
+    return out
+
+
+def adjust_staff(s: FirmState, p: Dynamics) -> None:
+    """R&D staff share follows R&D intensity; headcount follows revenue."""
+    intensity = np.divide(s["rd"], s["revenue"], out=np.zeros(s.n), where=s["revenue"] > 0)
+    target = np.minimum(p.rd_staff_per_intensity * intensity, 1.0)
+    s["rd_staff_share"] = s["rd_staff_share"] + p.rd_staff_adjustment * (target - s["rd_staff_share"])
+    s["employees"] = np.maximum(1, np.rint(s["revenue"] / s["revenue_per_employee"]))
+
+
+def evolve_finance(s: FirmState, p: Dynamics, rng: np.random.Generator) -> None:
+    """Debt ratio and net margin mean-revert (AR(1)); equity is raised by some firms."""
+    n = s.n
+    s["debt_ratio"] = np.clip(
+        s["debt_mean"]
+        + p.debt_persistence * (s["debt_ratio"] - s["debt_mean"])
+        + p.debt_sd * rng.standard_normal(n),
+        0.0,
+        MAX_DEBT_RATIO,
+    )
+    s["net_margin"] = (
+        s["margin_mean"]
+        + p.margin_persistence * (s["net_margin"] - s["margin_mean"])
+        + p.margin_sd * rng.standard_normal(n)
+    )
+    rate = p.equity_raise_rate * (1.0 + p.equity_ip_tilt * (s["class1_ip"] > 0))
+    raises = rng.random(n) < np.minimum(rate, 1.0)
+    amount = p.equity_amount_median * np.exp(p.equity_amount_sigma * rng.standard_normal(n))
+    s["equity"] = np.where(raises, amount, 0.0)
+
+
+def specialise(s: FirmState, p: Dynamics, rng: np.random.Generator) -> None:
+    """Years in the niche accumulate (or restart on a switch); main-business share drifts up."""
+    n = s.n
+    switch = rng.random(n) < p.niche_switch_rate
+    s["niche_years"] = np.where(switch, 0, s["niche_years"] + 1)
+    m = s["main_share"]
+    s["main_share"] = np.clip(
+        m + p.specialisation_rate * (1.0 - m) + p.main_share_sd * rng.standard_normal(n), 0.0, 1.0
+    )
+
+
+def upgrade_capabilities(s: FirmState, p: Dynamics, rng: np.random.Generator, year: int) -> None:
+    """R&D institutions, digital level, certifications, brands, standards and S&T awards."""
+    n = s.n
+    u = rng.random((6, n))
+    up_inst = (u[0] < 1.0 - np.exp(-s["rd"] / p.institution_upgrade_scale)) & (s["rd"] > 0)
+    s["rd_institution"] = np.minimum(s["rd_institution"] + up_inst, 4)
+    s["digital_level"] = np.minimum(s["digital_level"] + (u[1] < p.digital_upgrade_rate), 3)
+    for k, trait in enumerate(("mgmt_cert", "own_brand", "standard_drafted"), start=2):
+        s[trait] = s[trait] | (u[k] < p.trait_acquisition_rate)
+    award = (s["class1_ip"] > 0) & (u[5] < p.st_award_rate)
+    s["st_award_year"] = np.where(award, year, s["st_award_year"])
+    s["age"] = s["age"] + 1
+
+
+def exit_firms(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float) -> np.ndarray:
+    """Exit with a hazard falling with age and size; returns the exit mask (not yet archived).
+
+    h = h0 · (1 + age)^(−a) · (R/R_ref)^(−c), capped at 1.
+    """
+    rel = np.maximum(s["revenue"] / ref_revenue, 1e-6)
+    hazard = np.minimum(
+        p.exit_hazard * (1.0 + s["age"]) ** (-p.exit_age_exponent) * rel ** (-p.exit_size_exponent),
+        1.0,
+    )
+    leaving = rng.random(s.n) < hazard
+    s["alive"] = ~leaving
+    return leaving
+
+
+def entrants(p: Dynamics, rng: np.random.Generator, n_alive: int) -> int:
+    """Number of new small firms this year: Poisson(entry rate · live firms)."""
+    return int(rng.poisson(p.entry_rate * n_alive))

@@ -1,0 +1,163 @@
+"""Firm attributes as the certification rules see them.
+
+Rules name attributes (``rd_intensity``, ``niche_years``, ``ip_level`` ...); this module
+defines each one once, as a vectorised function of the firm state, so rule files stay pure
+data and the formulas live in one place. Values are computed lazily and cached, over all live
+firms or over a subset of rows (the applicants of one tier).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.core.firms import NO_YEAR, FirmState
+
+# Ordered vocabularies of categorical attributes; rule files name the levels, code compares codes.
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "rd_institution": ("none", "lower", "city", "provincial", "national"),
+    "ip_level": ("none", "class2", "class1", "class1_self", "class1_high_value"),
+    "digital_level": ("none", "L1", "L2", "L3"),
+    "chain_position": ("none", "supplier", "chain_gap"),
+}
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` with 0 where the denominator is not positive."""
+    out = np.zeros_like(num, dtype=np.float64)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+class Features:
+    """Lazily computed rule attributes of the firms in ``rows`` (all live firms if None)."""
+
+    def __init__(
+        self,
+        state: FirmState,
+        year: int,
+        global_market_multiple: float,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        self.state = state
+        self.year = year
+        self.global_market_multiple = global_market_multiple
+        self.rows = rows
+        self._cache: dict[str, np.ndarray] = {}
+
+    def subset(self, rows: np.ndarray) -> Features:
+        """A view of ``rows`` (indices into this view) that reuses this view's computed values."""
+        return _Subset(self, rows)
+
+    def __len__(self) -> int:
+        return self.state.n if self.rows is None else len(self.rows)
+
+    def col(self, name: str) -> np.ndarray:
+        """A raw state column restricted to this view's rows."""
+        data = self.state[name]
+        return data if self.rows is None else data[self.rows]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            if name in DERIVED:
+                self._cache[name] = DERIVED[name](self)
+            elif name in RAW:
+                self._cache[name] = self.col(name)
+            else:
+                raise KeyError(f"unknown firm attribute {name!r}")
+        return self._cache[name]
+
+
+class _Subset(Features):
+    """Rows of a parent view; attributes are computed once on the parent, then gathered."""
+
+    def __init__(self, parent: Features, rows: np.ndarray) -> None:
+        super().__init__(parent.state, parent.year, parent.global_market_multiple, rows)
+        self.parent = parent
+
+    def col(self, name: str) -> np.ndarray:
+        return self.parent.col(name)[self.rows]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            self._cache[name] = self.parent[name][self.rows]
+        return self._cache[name]
+
+
+def _growth(f: Features) -> np.ndarray:
+    return _ratio(f.col("revenue"), f.col("revenue_prev")) - 1.0
+
+
+def _growth_prev(f: Features) -> np.ndarray:
+    return _ratio(f.col("revenue_prev"), f.col("revenue_prev2")) - 1.0
+
+
+def _ip_level(f: Features) -> np.ndarray:
+    """IP class of innovative-SME/SRDI scoring (MIIT 2022 annex 1-2).
+
+    All Class I IP in the model comes from the firm's own R&D (knowledge production), so it is
+    self-developed; it counts as high-value when the firm is in a strategic emerging industry
+    (one of the official high-value invention patent categories, CNIPA 2021 statistics note).
+    """
+    c1 = f.col("class1_ip") > 0
+    c2 = f.col("class2_ip") > 0
+    level = np.where(c2, 1, 0)
+    level = np.where(c1, 3, level)
+    return np.where(c1 & f.col("strategic_emerging"), 4, level).astype(np.int8)
+
+
+DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
+    "main_revenue": lambda f: f.col("revenue") * f.col("main_share"),
+    "main_revenue_3y_mean": lambda f: (
+        ((f.col("revenue") + f.col("revenue_prev") + f.col("revenue_prev2")) / 3.0) * f.col("main_share")
+    ),
+    "growth": _growth,
+    "growth_2y_mean": lambda f: 0.5 * (f["growth"] + _growth_prev(f)),
+    "rd_intensity": lambda f: _ratio(f.col("rd"), f.col("revenue")),
+    "rd_intensity_prev": lambda f: _ratio(f.col("rd_prev"), f.col("revenue_prev")),
+    "rd_intensity_3y": lambda f: _ratio(
+        f.col("rd") + f.col("rd_prev") + f.col("rd_prev2"),
+        f.col("revenue") + f.col("revenue_prev") + f.col("revenue_prev2"),
+    ),
+    "rd_2y_mean": lambda f: 0.5 * (f.col("rd") + f.col("rd_prev")),
+    "rd_2y_total": lambda f: f.col("rd") + f.col("rd_prev"),
+    "ip_level": _ip_level,
+    "national_share": lambda f: _ratio(f["main_revenue"], f.col("niche_market")),
+    "global_share": lambda f: f["national_share"] / f.global_market_multiple,
+    "equity_2y": lambda f: f.col("equity") + f.col("equity_prev"),
+    "equity_3y": lambda f: f.col("equity") + f.col("equity_prev") + f.col("equity_prev2"),
+    "st_award_3y": lambda f: (f.col("st_award_year") != NO_YEAR) & ((f.year - f.col("st_award_year")) < 3),
+}
+
+RAW: frozenset[str] = frozenset(
+    {
+        "revenue",
+        "revenue_prev",
+        "main_share",
+        "rd",
+        "rd_prev",
+        "rd_staff_share",
+        "employees",
+        "class1_ip",
+        "class2_ip",
+        "niche_years",
+        "debt_ratio",
+        "net_margin",
+        "rd_institution",
+        "strategic_emerging",
+        "listed",
+        "mgmt_cert",
+        "own_brand",
+        "standard_drafted",
+        "quality_items",
+        "digital_level",
+        "chain_position",
+        "distinctiveness",
+        "high_tech_revenue_share",
+        "new_product_ratio",
+        "age",
+    }
+)
+
+ATTRIBUTES: frozenset[str] = RAW | frozenset(DERIVED)

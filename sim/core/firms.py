@@ -1,0 +1,220 @@
+"""Firm state as columns, and the Mesa agent that is one firm's view of it.
+
+The yearly step must be vectorised over all firms, so the model owns one NumPy array per
+attribute (:class:`FirmState`), with one row per *live* firm. A :class:`Firm` is a
+``mesa.Agent`` holding only its id; reading ``firm.revenue`` looks the value up in the columns,
+so ``model.agents`` stays the per-firm interface without a Python loop in the hot path.
+
+Firms that exit are moved out of the live columns into an archive once a year, so every array
+operation touches live firms only, while the final output still has one row per firm ever
+simulated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+
+from sim.core.vocab import TIER_IDS
+
+if TYPE_CHECKING:
+    from sim.core.model import LadderModel
+
+NO_YEAR = -1  # sentinel for "never" in year columns
+MAX_DEBT_RATIO = 1.5  # debt may exceed assets (insolvent firms); the bound keeps the AR(1) finite
+
+# name -> dtype of every per-firm column; units and meaning in docs/ODD.md §2.
+COLUMNS: dict[str, type] = {
+    "firm_id": np.int64,
+    "born_year": np.int32,
+    "alive": np.bool_,
+    "age": np.int32,
+    "revenue": np.float64,  # 营业收入, 万元
+    "revenue_prev": np.float64,
+    "revenue_prev2": np.float64,
+    "main_share": np.float64,  # main-business share of revenue
+    "rd": np.float64,  # 研发费用 this year, 万元
+    "rd_prev": np.float64,
+    "rd_prev2": np.float64,
+    "rd_stock": np.float64,  # R&D capital (perpetual inventory), 万元
+    "rd_propensity": np.float64,  # desired R&D intensity at the reference price
+    "rd_staff_share": np.float64,
+    "employees": np.int32,
+    "revenue_per_employee": np.float64,
+    "class1_ip": np.int64,  # Class I IP (valid invention patents etc.)
+    "class2_ip": np.int64,  # Class II IP (utility models, designs, software copyright)
+    "new_class1": np.int64,  # Class I IP granted this year
+    "niche_years": np.int32,
+    "niche_market": np.float64,  # national market of the firm's niche, 万元
+    "debt_ratio": np.float64,
+    "debt_mean": np.float64,
+    "net_margin": np.float64,
+    "margin_mean": np.float64,
+    "equity": np.float64,  # equity raised this year, 万元
+    "equity_prev": np.float64,
+    "equity_prev2": np.float64,
+    "rd_institution": np.int8,  # features.VOCABULARIES["rd_institution"]
+    "digital_level": np.int8,
+    "chain_position": np.int8,
+    "quality_items": np.int32,
+    "distinctiveness": np.float64,  # share of the province's distinctiveness points earned
+    "high_tech_revenue_share": np.float64,
+    "new_product_ratio": np.float64,
+    "st_award_year": np.int32,  # last provincial/national S&T award, NO_YEAR if none
+    "strategic_emerging": np.bool_,
+    "mgmt_cert": np.bool_,
+    "own_brand": np.bool_,
+    "listed": np.bool_,
+    "standard_drafted": np.bool_,
+    # policy feedback, set by sim.levers after each year's payments:
+    "liquidity_bonus": np.float64,  # cash/credit from last year's payments usable for R&D, 万元
+    "rd_bonus": np.float64,  # R&D funded by last year's project grants, 万元
+    "talent_active": np.int32,  # grant-funded hires paid last year
+}
+for _tier in TIER_IDS:
+    COLUMNS[f"held_{_tier}"] = np.bool_
+    COLUMNS[f"since_{_tier}"] = np.int32  # year the current certificate started
+    COLUMNS[f"expires_{_tier}"] = np.int32  # year of its re-review
+    COLUMNS[f"first_{_tier}"] = np.int32  # year first certified
+
+
+class FirmState:
+    """Columnar state of the live firms plus an archive of the firms that exited.
+
+    Columns of one dtype live in one C-ordered block of shape (attributes, capacity): each
+    column is a contiguous row of its block, of which the first ``n`` entries are the live firms.
+    Blocks keep spare capacity, so the yearly turnover compacts them in place and writes
+    entrants into the free tail: no full-size allocation per year (fresh memory is slow to
+    touch, and two copies of the state would double the peak). Column arrays are views: fetch
+    them again after :meth:`renew`.
+    """
+
+    GROWTH = 1.25  # spare capacity when a block must grow
+
+    def __init__(self) -> None:
+        self.slot: dict[str, tuple[str, int]] = {}
+        names: dict[str, list[str]] = {}
+        for name, dtype in COLUMNS.items():
+            key = np.dtype(dtype).str
+            names.setdefault(key, []).append(name)
+            self.slot[name] = (key, len(names[key]) - 1)
+        self._names = names
+        self.blocks: dict[str, np.ndarray] = {k: np.empty((len(v), 0), dtype=k) for k, v in names.items()}
+        self.n = 0
+        self.row_of_id = np.full(1, -1, dtype=np.int64)  # firm_id -> live row, -1 if gone
+        self._archive: list[dict[str, np.ndarray]] = []
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        key, j = self.slot[name]
+        return self.blocks[key][j, : self.n]
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        key, j = self.slot[name]
+        self.blocks[key][j, : self.n] = value
+
+    @property
+    def cols(self) -> dict[str, np.ndarray]:
+        """Every column (as views), by name."""
+        return {name: self[name] for name in COLUMNS}
+
+    def append(self, new: dict[str, np.ndarray]) -> None:
+        """Add firms; ``new`` must give every column (see :func:`blank`)."""
+        self.turnover(new)
+
+    def turnover(self, new: dict[str, np.ndarray] | None) -> np.ndarray:
+        """Archive the exited firms and append ``new`` ones; return the exited firms' ids.
+
+        Live rows keep their order (so seeded draws meet the same firms as before).
+        """
+        if new is not None and (missing := set(COLUMNS) - set(new)):
+            raise ValueError(f"new firms lack columns {sorted(missing)}")
+        alive = self["alive"]
+        gone = np.empty(0, dtype=np.int64)
+        kept = self.n
+        if not alive.all():
+            keep, dead = np.flatnonzero(alive), np.flatnonzero(~alive)
+            self._archive.append({k: np.take(b[:, : self.n], dead, axis=1) for k, b in self.blocks.items()})
+            key, j = self.slot["firm_id"]
+            gone = self._archive[-1][key][j]
+            self.row_of_id[gone] = -1
+            kept = len(keep)
+            for block in self.blocks.values():
+                for row in block:
+                    row[:kept] = row[: self.n].take(keep)
+        added = 0 if new is None else len(new["firm_id"])
+        for key, names in self._names.items():
+            block = self.blocks[key]
+            if kept + added > block.shape[1]:
+                grown = np.empty((block.shape[0], int(self.GROWTH * (kept + added)) + 16), dtype=key)
+                grown[:, :kept] = block[:, :kept]
+                self.blocks[key] = block = grown
+            if added:
+                for j, name in enumerate(names):
+                    block[j, kept : kept + added] = new[name]
+        self.n = kept + added
+        self._reindex()
+        return gone
+
+    def _reindex(self) -> None:
+        ids = self["firm_id"]
+        top = int(ids.max()) + 1 if self.n else 1
+        if top > len(self.row_of_id):
+            grown = np.full(max(top, 2 * len(self.row_of_id)), -1, dtype=np.int64)
+            grown[: len(self.row_of_id)] = self.row_of_id
+            self.row_of_id = grown
+        self.row_of_id[ids] = np.arange(self.n)
+
+    def all_firms(self) -> dict[str, np.ndarray]:
+        """Every firm ever simulated (live and archived), sorted by firm id."""
+        live = {k: b[:, : self.n] for k, b in self.blocks.items()}
+        parts = [*self._archive, live]
+        merged = {k: np.concatenate([p[k] for p in parts], axis=1) for k in self.blocks}
+        key, j = self.slot["firm_id"]
+        order = np.argsort(merged[key][j], kind="stable")
+        return {name: merged[k][i][order] for name, (k, i) in self.slot.items()}
+
+
+def blank(n: int, first_id: int, year: int) -> dict[str, np.ndarray]:
+    """Columns for ``n`` new firms with neutral values, to be filled in by the caller."""
+    out = {k: np.zeros(n, dtype=t) for k, t in COLUMNS.items()}
+    out["firm_id"] = np.arange(first_id, first_id + n, dtype=np.int64)
+    out["born_year"][:] = year
+    out["alive"][:] = True
+    out["st_award_year"][:] = NO_YEAR
+    for tier in TIER_IDS:
+        for prefix in ("since_", "expires_", "first_"):
+            out[prefix + tier][:] = NO_YEAR
+    return out
+
+
+class Firm(mesa.Agent):
+    """An SME (中小企业): a Mesa agent whose attributes live in the model's columns.
+
+    ``firm.revenue``, ``firm.held_srdi`` etc. read the firm's row; ``firm.tiers`` lists the tiers
+    it holds. Behaviour is vectorised in :mod:`sim.dynamics`, so agents have no ``step``.
+    """
+
+    model: LadderModel
+
+    def __init__(self, model: LadderModel, firm_id: int) -> None:
+        super().__init__(model)
+        self.firm_id = int(firm_id)
+
+    def _row(self) -> int:
+        row = int(self.model.firms.row_of_id[self.firm_id])
+        if row < 0:
+            raise LookupError(f"firm {self.firm_id} has exited")
+        return row
+
+    def __getattr__(self, name: str) -> Any:
+        if name in COLUMNS:
+            return self.model.firms[name][self._row()].item()
+        raise AttributeError(name)
+
+    @property
+    def tiers(self) -> list[str]:
+        """Tier ids the firm holds now."""
+        row = self._row()
+        return [t for t in TIER_IDS if self.model.firms[f"held_{t}"][row]]

@@ -1,0 +1,200 @@
+"""The Mesa model: one step is one calendar year of the ladder.
+
+Wiring of a year: firm dynamics → certification → policy payments → exit and entry → data
+collection. The model owns the only random generator (seeded with ``rng=``), the columnar firm
+state and the Mesa agents that are the per-firm view of it. Its lifecycle is Mesa's: build the
+model (population, initial tiers, the warm-up years that fill the ladder before the first
+simulated year), then ``run_model()`` steps until ``running`` is cleared at the end of the
+horizon.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping
+
+import mesa
+import numpy as np
+
+from sim.core import dynamics
+from sim.core.certification import Flows, run_cycle, seed_initial_tiers
+from sim.core.errors import InputError
+from sim.core.features import Features
+from sim.core.firms import Firm, FirmState
+from sim.core.outcomes import reporters
+from sim.core.policy import Policy
+from sim.core.population import synthesise
+from sim.core.rules import RuleSet
+from sim.core.scenario import Scenario
+from sim.core.vocab import TIER_IDS
+
+
+class LadderModel(mesa.Model):
+    """SMEs climbing the gradient-cultivation ladder (梯度培育) under one scenario."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        rule_sets: Mapping[str, RuleSet],
+        rng: int | None = None,
+        agents: bool = True,
+    ) -> None:
+        """Build the initial population (and its Mesa agents unless ``agents`` is False).
+
+        ``rule_sets`` maps each rule-set name the scenario uses to its loaded rules
+        (:func:`sim.io.files.rule_sets_of`). Batch runs pass ``agents=False``: creating a Mesa
+        agent costs about 10 µs, more than a firm's whole yearly step, and batches read only the
+        columns. :meth:`firm` still gives any firm's agent on demand.
+        """
+        super().__init__(rng=rng)
+        self.eager_agents = agents
+        self.scenario = scenario
+        run, cert = scenario.run, scenario.certification
+        names = {run.rules, *(c.rules for c in run.rule_changes)}
+        if missing := names - set(rule_sets):
+            raise InputError(f"run.rules: rule set(s) {sorted(missing)} not loaded")
+        self.rule_sets: dict[str, RuleSet] = {name: rule_sets[name] for name in names}
+        _check_quota_units(self.rule_sets.values(), dict(cert.quota_units))
+        self.ref_revenue = scenario.population.revenue_median
+        self.firms = FirmState()
+        self._agent_of: list[Firm | None] = [None]  # index = firm id (ids count from 1)
+        self.year = run.start_year - 1 - cert.warmup_years
+        self.origin_year = self.year  # the year the population is drawn (R&D trend origin)
+        self.end_year = run.start_year + run.years - 1
+        self.flows = Flows.zero()
+        self.placed: dict[str, int] = {}
+
+        self._add_firms(
+            synthesise(
+                self.rng,
+                scenario.population.firms,
+                scenario.population,
+                scenario.dynamics,
+                self.year,
+                1,
+            )
+        )
+        if cert.initial:
+            self.placed = seed_initial_tiers(
+                self.firms, self.rules, self.features(), self.year, cert.initial, self.rng
+            )
+        self.policy = Policy.empty()
+        self.warm_up()
+        self.policy = Policy(scenario.levers, scenario.population.above_scale_revenue)
+        self.datacollector = mesa.DataCollector(model_reporters=reporters())
+        # The initial row is the state before the first simulated year, with the last warm-up
+        # year's flows (zero without a warm-up).
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ lifecycle
+    def warm_up(self) -> None:
+        """The years before the first simulated year: the ladder fills, no levers, nothing recorded."""
+        for _ in range(self.scenario.certification.warmup_years):
+            self.advance()
+
+    def step(self) -> None:
+        """One simulated year, recorded; ``running`` is cleared after the last year."""
+        self.advance()
+        self.datacollector.collect(self)
+        if self.year >= self.end_year:
+            self.running = False
+
+    # ------------------------------------------------------------------ wiring
+    @property
+    def rules(self) -> RuleSet:
+        """The rule set in force this year (the last change at or before it)."""
+        name = self.scenario.run.rules
+        for change in sorted(self.scenario.run.rule_changes, key=lambda c: c.from_year):
+            if change.from_year <= self.year:
+                name = change.rules
+        return self.rule_sets[name]
+
+    def features(self) -> Features:
+        """Rule attributes of all live firms this year."""
+        return Features(self.firms, self.year, self.scenario.population.global_market_multiple)
+
+    def advance(self) -> None:
+        """Advance the economy one calendar year."""
+        self.year += 1
+        s, p, rng = self.firms, self.scenario.dynamics, self.rng
+        rules = self.rules
+        cert = self.scenario.certification
+
+        dynamics.roll_history(s)
+        dynamics.grow_revenue(s, p, rng, self.ref_revenue)
+        offer = self.policy.incentives(s, rules, dict(cert.apply_probability))
+        price = dynamics.rd_price(s, p, offer.rd_price_cut)
+        dynamics.spend_on_rd(
+            s, p, rng, price, rules.notches("rd_intensity"), offer.liquidity, self.year - self.origin_year
+        )
+        dynamics.produce_ip(s, p, rng, offer.patent_productivity)
+        dynamics.adjust_staff(s, p)
+        dynamics.evolve_finance(s, p, rng)
+        dynamics.specialise(s, p, rng)
+        dynamics.upgrade_capabilities(s, p, rng, self.year)
+
+        self.flows = run_cycle(
+            s,
+            rules,
+            self.features(),
+            self.year,
+            offer.apply_probability,
+            dict(cert.review_submission),
+            dict(cert.quota_units),
+            rng,
+        )
+        self.policy.pay(s, self.year, self.flows.certified, rules, rng)
+
+        leaving = dynamics.exit_firms(s, p, rng, self.ref_revenue)
+        for tier in TIER_IDS:
+            self.flows.add(tier, "exited", np.count_nonzero(leaving & s[f"held_{tier}"]))
+        n_new = dynamics.entrants(p, rng, s.n - int(np.count_nonzero(leaving)))
+        pop, first_id = self.scenario.population, len(self._agent_of)
+        new = synthesise(rng, n_new, pop, p, self.year, first_id, newborn=True) if n_new else None
+        for firm_id in s.turnover(new).tolist():  # exits archived and entrants added in one pass
+            agent = self._agent_of[firm_id]
+            if agent is not None:
+                agent.remove()
+                self._agent_of[firm_id] = None
+        if new is not None:
+            self._register(new["firm_id"])
+
+    def _add_firms(self, columns: dict[str, np.ndarray]) -> None:
+        """Append firms to the columns and register them."""
+        self.firms.append(columns)
+        self._register(columns["firm_id"])
+
+    def _register(self, firm_ids: np.ndarray) -> None:
+        """Give new firms their Mesa agents (eager mode) or a slot for one made on demand."""
+        if self.eager_agents:
+            # The collector would walk every new agent repeatedly; agents hold no cycles.
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self._agent_of.extend(Firm(self, firm_id) for firm_id in firm_ids.tolist())
+            finally:
+                if was_enabled:
+                    gc.enable()
+        else:
+            self._agent_of.extend([None] * len(firm_ids))
+
+    def firm(self, firm_id: int) -> Firm:
+        """The Mesa agent of a live firm, created on first use when agents are lazy."""
+        if self.firms.row_of_id[firm_id] < 0 if firm_id < len(self.firms.row_of_id) else True:
+            raise LookupError(f"no live firm {firm_id}")
+        agent = self._agent_of[firm_id]
+        if agent is None:
+            agent = self._agent_of[firm_id] = Firm(self, firm_id)
+        return agent
+
+
+def _check_quota_units(rule_sets, units: dict[str, int]) -> None:
+    """Every per-unit quota of the rule sets needs its unit count in the scenario."""
+    for rules in rule_sets:
+        for tier, rule in rules.tiers.items():
+            unit = rule.quota.unit if rule.quota else None
+            if unit is not None and unit not in units:
+                raise InputError(
+                    f"certification.quota_units: rule set {rules.meta.id} caps {tier} per "
+                    f"{unit!r}; give quota_units.{unit} (a count ≥ 0)"
+                )

@@ -1,0 +1,404 @@
+"""The ladder as data: rule sets loaded from TOML and evaluated over all firms at once.
+
+A rule set (``scenarios/rules/<id>.toml``) defines, per tier, its eligibility as a tree of
+criteria (``all`` / ``any`` / ``at_least ... of``, threshold tests on firm attributes, tiers
+held, the tier's score), an optional points score with per-category minimums, its validity,
+prerequisites and yearly quota, each with the citation it comes from. This module validates
+those files and evaluates them; no threshold value lives in Python. Reading the files is
+:func:`sim.io.files.load_rules`' job.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.core.features import ATTRIBUTES, VOCABULARIES, Features
+from sim.core.vocab import TIER_IDS
+
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+# Which way a threshold is nudged so that a value on it in decimal (3 % of 4288万 is 128.64万,
+# whose float ratio is 0.029999999999999995) is judged as on it, not one rounding error off.
+NUDGE = {">=": -1.0, ">": 1.0, "<=": 1.0, "<": -1.0, "==": 0.0}
+REL_TOL = 1e-9
+
+
+def tolerant(threshold: np.ndarray | float, direction: float) -> np.ndarray | float:
+    """``threshold`` moved by a relative tolerance in ``direction`` (−1 down, +1 up)."""
+    return threshold + direction * REL_TOL * np.maximum(1.0, np.abs(threshold))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_attr(attr: str) -> None:
+    if attr not in ATTRIBUTES:
+        raise ValueError(f"unknown firm attribute {attr!r}; known: {', '.join(sorted(ATTRIBUTES))}")
+
+
+def _level_code(attr: str, value: str) -> int:
+    levels = VOCABULARIES.get(attr)
+    if levels is None or value not in levels:
+        allowed = ", ".join(levels) if levels else "numbers (not a categorical attribute)"
+        raise ValueError(f"{attr}: unknown level {value!r}; allowed: {allowed}")
+    return levels.index(value)
+
+
+class Criterion(_Strict):
+    """One node of an eligibility tree; exactly one kind of test per node."""
+
+    id: str | None = None
+    attr: str | None = None
+    op: Literal[">=", ">", "<=", "<", "=="] | None = None
+    value: float | bool | str | None = None
+    all: list[Criterion] | None = None
+    any: list[Criterion] | None = None
+    at_least: int | None = Field(default=None, ge=1)
+    of: list[Criterion] | None = None
+    holds: str | None = None
+    score: bool | None = None
+    source: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Criterion:
+        kinds = [
+            self.attr is not None,
+            self.all is not None,
+            self.any is not None,
+            self.of is not None,
+            self.holds is not None,
+            self.score is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError("a criterion needs exactly one of attr, all, any, of, holds, score")
+        if self.attr is not None:
+            _check_attr(self.attr)
+            if self.op is None or self.value is None:
+                raise ValueError(f"criterion on {self.attr} needs op and value")
+            if isinstance(self.value, str):
+                _level_code(self.attr, self.value)
+        if (self.of is None) != (self.at_least is None):
+            raise ValueError("'at_least' and 'of' go together")
+        if self.holds is not None and self.holds not in TIER_IDS:
+            raise ValueError(f"holds: unknown tier {self.holds!r}")
+        return self
+
+    def threshold(self) -> float:
+        """The numeric value compared against (level code for categorical attributes)."""
+        if isinstance(self.value, str):
+            return float(_level_code(self.attr or "", self.value))
+        return float(self.value)  # type: ignore[arg-type]
+
+    @cached_property
+    def cut(self) -> float:
+        """The threshold as compared: nudged by the tolerance in the operator's direction."""
+        op = self.op or ">="
+        return float(tolerant(self.threshold(), NUDGE[op]))
+
+    def walk(self):
+        """Yield this node and every node below it."""
+        yield self
+        for child in (*(self.all or ()), *(self.any or ()), *(self.of or ())):
+            yield from child.walk()
+
+
+class ScoreItem(_Strict):
+    """Points for one indicator: by bins, by categorical level, per step, scaled, or best of."""
+
+    id: str
+    category: str | None = None
+    attr: str | None = None
+    bins: list[float] | None = None
+    points: list[float] | None = None
+    closed: Literal["left", "right"] = "left"
+    levels: dict[str, float] | None = None
+    step: float | None = Field(default=None, gt=0)
+    step_points: float | None = None
+    scale: float | None = None
+    best_of: list[ScoreItem] | None = None
+    cap: float | None = Field(default=None, ge=0)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScoreItem:
+        kinds = [
+            self.bins is not None,
+            self.levels is not None,
+            self.step is not None,
+            self.scale is not None,
+            self.best_of is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError(f"score item {self.id}: needs one of bins, levels, step, scale, best_of")
+        if self.best_of is None:
+            if self.attr is None:
+                raise ValueError(f"score item {self.id}: needs attr")
+            _check_attr(self.attr)
+        if self.bins is not None:
+            if self.points is None or len(self.points) != len(self.bins) + 1:
+                raise ValueError(f"score item {self.id}: points must have len(bins) + 1 values")
+            if list(self.bins) != sorted(self.bins):
+                raise ValueError(f"score item {self.id}: bins must be increasing")
+        if self.levels is not None:
+            for name in self.levels:
+                _level_code(self.attr or "", name)
+        if self.step is not None and self.step_points is None:
+            raise ValueError(f"score item {self.id}: step needs step_points")
+        return self
+
+    @cached_property
+    def cuts(self) -> tuple[float, ...]:
+        """Bin edges as compared: nudged so that a value on an edge counts as on it.
+
+        A tuple, not an array: pydantic compares cached values when comparing models.
+        """
+        return tuple(
+            tolerant(np.asarray(self.bins, dtype=np.float64), 1.0 if self.closed == "right" else -1.0)
+        )
+
+    def max_points(self) -> float:
+        """Most points the item can give."""
+        if self.best_of is not None:
+            best = max(item.max_points() for item in self.best_of)
+        elif self.points is not None:
+            best = max(self.points)
+        elif self.levels is not None:
+            best = max(self.levels.values())
+        else:
+            best = self.cap if self.cap is not None else float("inf")
+        return min(best, self.cap) if self.cap is not None else best
+
+    def evaluate(self, feats: Features) -> np.ndarray:
+        """Points of every firm in ``feats``."""
+        if self.best_of is not None:
+            pts = np.max([item.evaluate(feats) for item in self.best_of], axis=0)
+        else:
+            x = feats[self.attr or ""]
+            if self.bins is not None:
+                idx = np.digitize(x, self.cuts, right=self.closed == "right")
+                pts = np.asarray(self.points, dtype=np.float64)[idx]
+            elif self.levels is not None:
+                table = np.zeros(len(VOCABULARIES[self.attr or ""]))
+                for name, value in self.levels.items():
+                    table[_level_code(self.attr or "", name)] = value
+                pts = table[np.asarray(x, dtype=np.int64)]
+            elif self.step is not None:
+                pts = np.floor(np.asarray(x, dtype=np.float64) / self.step) * (self.step_points or 0)
+            else:
+                pts = np.asarray(x, dtype=np.float64) * (self.scale or 0.0)
+        return np.minimum(pts, self.cap) if self.cap is not None else pts
+
+
+class Category(_Strict):
+    """A score category with its maximum and the minimum a firm must reach in it."""
+
+    max: float = Field(gt=0)
+    min: float = Field(default=0.0, ge=0)
+
+
+class Score(_Strict):
+    """A points score: pass mark, categories and the items that feed them."""
+
+    pass_mark: float = Field(ge=0)
+    categories: dict[str, Category]
+    items: list[ScoreItem]
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _items_fit_categories(self) -> Score:
+        for item in self.items:
+            if item.category not in self.categories:
+                raise ValueError(f"score item {item.id}: category {item.category!r} not declared")
+        for name, cat in self.categories.items():
+            top = sum(i.max_points() for i in self.items if i.category == name)
+            if top > cat.max + 1e-9:
+                raise ValueError(f"category {name}: items can give {top:g} > max {cat.max:g}")
+        return self
+
+    def evaluate(self, feats: Features) -> tuple[np.ndarray, np.ndarray]:
+        """Total score and whether it passes (pass mark and every category minimum)."""
+        total = np.zeros(len(feats))
+        ok = np.ones(len(feats), dtype=bool)
+        for name, cat in self.categories.items():
+            sub = np.zeros(len(feats))
+            for item in self.items:
+                if item.category == name:
+                    sub += item.evaluate(feats)
+            sub = np.minimum(sub, cat.max)
+            total += sub
+            ok &= sub >= cat.min
+        return total, ok & (total >= self.pass_mark)
+
+
+class Quota(_Strict):
+    """Most new certificates per year: a fixed number, or per unit (e.g. per association)."""
+
+    per_year: int | None = Field(default=None, ge=0)
+    per_unit: int | None = Field(default=None, ge=0)
+    unit: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Quota:
+        if (self.per_year is None) == (self.per_unit is None):
+            raise ValueError("quota needs exactly one of per_year, per_unit")
+        if (self.per_unit is None) != (self.unit is None):
+            raise ValueError("quota per_unit needs unit")
+        return self
+
+
+class TierRule(_Strict):
+    """Everything that decides who holds one tier."""
+
+    name_en: str
+    name_zh: str
+    issued_by: Literal["national", "provincial", "city"]
+    validity_years: int = Field(ge=1, le=20)
+    requires: list[str] = Field(default_factory=list)
+    eligibility: Criterion
+    score: Score | None = None
+    quota: Quota | None = None
+    rank_by: str = "score"
+    side_label: bool = False
+    source: str
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TierRule:
+        for tier in self.requires:
+            if tier not in TIER_IDS:
+                raise ValueError(f"requires: unknown tier {tier!r}")
+        uses_score = any(node.score for node in self.eligibility.walk())
+        if uses_score and self.score is None:
+            raise ValueError("eligibility uses the score but no [score] is defined")
+        if self.rank_by != "score":
+            _check_attr(self.rank_by)
+        elif self.score is None and self.quota is not None:
+            raise ValueError("rank_by = 'score' needs a [score] when a quota can bind")
+        return self
+
+
+class RuleSetMeta(_Strict):
+    """Identity of a rule set and how far it can be trusted."""
+
+    id: str
+    title: str
+    verified: bool
+    in_force_from: str
+    note: str = ""
+
+
+class RuleSet(_Strict):
+    """A complete, dated ladder: tiers in processing order (lower rungs first)."""
+
+    meta: RuleSetMeta
+    order: list[str]
+    tiers: dict[str, TierRule]
+
+    @model_validator(mode="after")
+    def _order_matches(self) -> RuleSet:
+        unknown = set(self.tiers) - set(TIER_IDS)
+        if unknown:
+            raise ValueError(f"unknown tier id(s) {sorted(unknown)}; allowed: {', '.join(TIER_IDS)}")
+        if sorted(self.order) != sorted(self.tiers):
+            raise ValueError("order must list every tier exactly once")
+        for pos, tier in enumerate(self.order):
+            for req in self.tiers[tier].requires:
+                if req not in self.order[:pos]:
+                    raise ValueError(f"{tier} requires {req}, which must come earlier in order")
+        return self
+
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
+    @cached_property
+    def ladder(self) -> tuple[str, ...]:
+        """The rungs of the ladder in order: every tier that is not a side label."""
+        return tuple(t for t in self.order if not self.tiers[t].side_label)
+
+    def notches(self, attr: str) -> np.ndarray:
+        """Distinct lower thresholds on ``attr`` in any eligibility rule (for bunching)."""
+        key = ("notches", attr)
+        if key not in self._memo:
+            self._memo[key] = tuple(self._notches(attr))
+        return np.array(self._memo[key])
+
+    def _notches(self, attr: str) -> list[float]:
+        values = {
+            node.threshold()
+            for rule in self.tiers.values()
+            for node in rule.eligibility.walk()
+            if node.attr == attr and node.op in (">=", ">")
+        }
+        return sorted(values)
+
+    def dependants(self, tier: str) -> list[str]:
+        """Tiers that require ``tier``, directly or through another tier."""
+        key = ("dependants", tier)
+        if key not in self._memo:
+            self._memo[key] = tuple(self._dependants(tier))
+        return list(self._memo[key])
+
+    def _dependants(self, tier: str) -> list[str]:
+        out: list[str] = []
+        for other in self.order:
+            rule = self.tiers[other]
+            if tier in rule.requires or any(r in out for r in rule.requires):
+                out.append(other)
+        return out
+
+
+@dataclass
+class Judgement:
+    """Result of checking one tier's rule over a set of firms."""
+
+    passed: np.ndarray
+    score: np.ndarray | None
+    criteria: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _eval(
+    node: Criterion,
+    feats: Features,
+    holds: dict[str, np.ndarray],
+    score_ok: np.ndarray | None,
+    record: dict[str, np.ndarray],
+) -> np.ndarray:
+    if node.attr is not None:
+        out = OPS[node.op or ">="](feats[node.attr], node.cut)
+    elif node.all is not None or node.any is not None:
+        children = node.all if node.all is not None else node.any
+        combine = np.logical_and if node.all is not None else np.logical_or
+        out = _eval(children[0], feats, holds, score_ok, record).copy()
+        for child in children[1:]:
+            combine(out, _eval(child, feats, holds, score_ok, record), out=out)
+    elif node.of is not None:
+        hits = np.zeros(len(feats), dtype=np.int16)
+        for child in node.of:
+            hits += _eval(child, feats, holds, score_ok, record)
+        out = hits >= (node.at_least or 1)
+    elif node.holds is not None:
+        out = holds[node.holds]
+    else:
+        assert score_ok is not None  # guaranteed by TierRule validation
+        out = score_ok
+    if node.id:
+        record[node.id] = out
+    return out
+
+
+def judge(rule: TierRule, feats: Features, holds: dict[str, np.ndarray]) -> Judgement:
+    """Check ``rule`` for every firm in ``feats``; ``holds`` gives tiers held, same rows."""
+    score, score_ok = rule.score.evaluate(feats) if rule.score else (None, None)
+    record: dict[str, np.ndarray] = {}
+    passed = _eval(rule.eligibility, feats, holds, score_ok, record)
+    for req in rule.requires:
+        passed &= holds[req]
+    return Judgement(passed=passed, score=score, criteria=record)

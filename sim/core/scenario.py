@@ -1,0 +1,204 @@
+"""The scenario schema: validated, frozen parameters of a run.
+
+A scenario is everything a run needs besides its seed: the population to synthesise, the
+behaviour of firms, the rule sets that certify them, and the policy levers. Every section may
+carry a ``sources`` table mapping its keys to a citation (document and article or line); the
+schema checks that each cited key exists. Reading files is :mod:`sim.io.files`' job.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from sim.core.levers import Levers
+from sim.core.schema import Count, NonNegative, PositiveMoney, Rate, Section, Share, uncertain
+from sim.core.vocab import TIER_IDS
+
+
+class Meta(Section):
+    """What the scenario is and where it comes from."""
+
+    name: str
+    description: str = ""
+
+
+class RuleChange(Section):
+    """A switch of rule set from a given year (e.g. MIIT 2026 from 2026-04-01)."""
+
+    from_year: int
+    rules: str
+
+
+class Run(Section):
+    """Calendar and rule set of a run."""
+
+    start_year: int = Field(ge=1990, le=2100)
+    years: int = Field(ge=1, le=100)
+    rules: str = "miit-2022"
+    rule_changes: list[RuleChange] = Field(default_factory=list)
+
+
+class SizeTilted(Section):
+    """A binary firm trait whose probability rises with size (logistic in log revenue)."""
+
+    share_at_median: Share
+    size_slope: float = Field(default=0.0, ge=-5.0, le=5.0)
+
+
+class Population(Section):
+    """Initial population: counts and attribute distributions (see docs/ODD.md §7)."""
+
+    firms: int = Field(ge=1, le=50_000_000)
+    above_scale_revenue: PositiveMoney
+    revenue_median: PositiveMoney
+    revenue_sigma: float = Field(gt=0.0, le=5.0)
+    tail_share: Share
+    tail_alpha: float = Field(gt=0.5, le=5.0)
+    age_mean: float = Field(ge=1.0, le=100.0)
+    revenue_per_employee: PositiveMoney
+    revenue_per_employee_sigma: float = Field(default=0.5, ge=0.0, le=3.0)
+    rd_performer_share: Share
+    rd_performer_share_above_scale: Share
+    rd_intensity_median: Share
+    rd_intensity_sigma: float = Field(gt=0.0, le=3.0)
+    main_share_a: float = Field(gt=0.0)
+    main_share_b: float = Field(gt=0.0)
+    niche_market_median: PositiveMoney
+    niche_market_sigma: float = Field(gt=0.0, le=5.0)
+    global_market_multiple: float = Field(ge=1.0)
+    debt_ratio_mean: Share
+    debt_ratio_sd: Share
+    net_margin_mean: float = Field(ge=-1.0, le=1.0)
+    net_margin_sd: Share
+    equity_3y_share: Share
+    rd_institution_scale: PositiveMoney
+    rd_institution_levels: list[Share] = Field(min_length=4, max_length=4)
+    digital_levels: list[Share] = Field(min_length=4, max_length=4)
+    chain_positions: list[Share] = Field(min_length=3, max_length=3)
+    quality_items_mean: NonNegative
+    distinctiveness_a: float = Field(gt=0.0)
+    distinctiveness_b: float = Field(gt=0.0)
+    high_tech_revenue_a: float = Field(gt=0.0)
+    high_tech_revenue_b: float = Field(gt=0.0)
+    new_product_a: float = Field(gt=0.0)
+    new_product_b: float = Field(gt=0.0)
+    strategic_emerging: SizeTilted
+    mgmt_cert: SizeTilted
+    own_brand: SizeTilted
+    listed: SizeTilted
+    standard_drafted: SizeTilted
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Population:
+        for key in ("rd_institution_levels", "digital_levels", "chain_positions"):
+            total = sum(getattr(self, key))
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"{key} must sum to 1 (got {total:g})")
+        return self
+
+
+class Dynamics(Section):
+    """Yearly behaviour of firms (each parameter is an equation term in docs/ODD.md §7)."""
+
+    growth_drift: float = Field(ge=-1.0, le=1.0)
+    growth_scale: float = Field(gt=0.0, le=2.0)
+    growth_size_exponent: float = Field(ge=0.0, le=1.0)
+    growth_rd_effect: float = uncertain(
+        0.0, 0.3, "return on R&D capital; private returns 0.1–0.3 (Hall, Mairesse & Mohnen 2010)"
+    )
+    growth_ip_effect: float = Field(ge=0.0, le=1.0)
+    niche_market_growth: Rate
+    rd_adjustment: Share
+    rd_intensity_trend: float = Field(default=0.0, ge=-0.2, le=0.3)
+    rd_price_elasticity: float = uncertain(
+        0.0,
+        2.0,
+        "R&D user-cost elasticity 0.1–1 short to long run (Bloom, Griffith & Van Reenen 2002)",
+    )
+    rd_noise: float = Field(ge=0.0, le=2.0)
+    rd_liquidity_share: Share
+    tax_rate: Share
+    super_deduction: float = Field(ge=0.0, le=3.0)
+    bunching_probability: float = uncertain(
+        0.0, 1.0, "bunching at R&D notches (Chen, Liu, Suárez Serrato & Xu 2021, AER 111:2065)"
+    )
+    bunching_window: Share
+    rd_depreciation: float = Field(gt=0.0, le=1.0)
+    patent_scale: NonNegative
+    patent_elasticity: float = uncertain(
+        0.0, 1.2, "patents–R&D elasticity 0.3–1 (Hausman, Hall & Griliches 1984)"
+    )
+    class1_share: Share
+    class1_lapse: Share
+    class2_lapse: Share
+    debt_persistence: Share
+    debt_sd: Share
+    margin_persistence: Share
+    margin_sd: Share
+    equity_raise_rate: Share
+    equity_ip_tilt: NonNegative
+    equity_amount_median: PositiveMoney
+    equity_amount_sigma: float = Field(gt=0.0, le=5.0)
+    specialisation_rate: Share
+    main_share_sd: Share
+    niche_switch_rate: Share
+    rd_staff_per_intensity: NonNegative
+    rd_staff_adjustment: Share
+    institution_upgrade_scale: PositiveMoney
+    digital_upgrade_rate: Share
+    trait_acquisition_rate: Share
+    st_award_rate: Share
+    exit_hazard: Share
+    exit_age_exponent: float = Field(ge=0.0, le=3.0)
+    exit_size_exponent: float = Field(ge=0.0, le=3.0)
+    entry_rate: Share
+    entrant_revenue_median: PositiveMoney
+    entrant_revenue_sigma: float = Field(gt=0.0, le=5.0)
+
+    @model_validator(mode="after")
+    def _rd_price_positive(self) -> Dynamics:
+        if self.tax_rate * self.super_deduction >= 1.0:
+            raise ValueError("tax_rate × super_deduction must be below 1 (else R&D is free)")
+        return self
+
+
+class Certification(Section):
+    """How firms meet the ladder: who applies, who starts certified, quota units."""
+
+    apply_probability: dict[str, Share]
+    review_submission: dict[str, Share] = Field(default_factory=dict)
+    initial: dict[str, Count] = Field(default_factory=dict)
+    quota_units: dict[str, Count] = Field(default_factory=dict)
+    warmup_years: int = Field(default=0, ge=0, le=50)
+
+    @model_validator(mode="after")
+    def _tier_keys(self) -> Certification:
+        for key in ("apply_probability", "review_submission", "initial"):
+            unknown = set(getattr(self, key)) - set(TIER_IDS)
+            if unknown:
+                allowed = ", ".join(TIER_IDS)
+                raise ValueError(f"{key} has unknown tier id(s) {sorted(unknown)}; allowed: {allowed}")
+        return self
+
+
+class PolicyTarget(Section):
+    """A policy target of the package (e.g. "+75 little giants by 2027"), reported by compare."""
+
+    tier: str
+    by_year: int
+    added: Count | None = None
+    per_year: Count | None = None
+    stock: Count | None = None
+    note: str = ""
+
+
+class Scenario(Section):
+    """A complete, validated scenario."""
+
+    meta: Meta
+    run: Run
+    population: Population
+    dynamics: Dynamics
+    certification: Certification
+    levers: Levers = Field(default_factory=Levers)
+    targets: list[PolicyTarget] = Field(default_factory=list)

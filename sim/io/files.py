@@ -1,0 +1,297 @@
+"""The one file loader: scenario, rule-set, experiment and calibration files.
+
+Every input file is strict TOML read through :func:`read_toml` and validated against its schema
+by :func:`validate_as`, with one error policy: a file that cannot be read or does not validate
+raises :class:`~sim.core.errors.InputError` with one line naming the file, the key path and what
+is allowed (the command line prints it and exits with code 2).
+
+Scenario and rule-set files may ``extends = "other.toml"`` (a path relative to the file): the
+parent is loaded first and the child overrides only what it sets (tables merge, values and
+arrays replace), the way an OpenFisca reform is an overlay on a copy. Parents are never mutated;
+cycles and missing parents are errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from sim.core.errors import InputError
+from sim.core.rules import RuleSet
+from sim.core.scenario import Scenario
+from sim.core.schema import Section
+
+RULES_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "rules"
+M = TypeVar("M", bound=BaseModel)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; a missing, non-UTF-8 or malformed file is one line of error."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def format_error(origin: str, exc: ValidationError) -> str:
+    """The one-line message for the first validation error: file, key path, what is allowed."""
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"{origin}: {loc}: unknown key"
+    if err["type"] == "missing":
+        return f"{origin}: {loc}: required key is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{origin}: {loc}: {msg}{shown}"
+
+
+def validate_as(schema: type[M], data: dict[str, Any], origin: str) -> M:
+    """Validate ``data`` against ``schema``; errors become a one-line :class:`InputError`."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_error(origin, exc)) from None
+
+
+def load_file(path: str | Path, schema: type[M]) -> M:
+    """Read and validate a file that has no ``extends`` (experiment and calibration files)."""
+    path = Path(path)
+    return validate_as(schema, read_toml(path), str(path))
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``base`` with ``over`` laid on top (tables merge, values replace)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a file and its ``extends`` parents into one merged dict."""
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p.name) for p in (*_chain, resolved))
+        raise InputError(f"{path}: extends: cycle {cycle}")
+    data = read_toml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise InputError(f"{path}: extends: must be a file name string")
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise InputError(f"{path}: extends: parent {parent!r} not found")
+    return deep_merge(load_raw(parent_path, (*_chain, resolved)), data)
+
+
+def chain(path: str | Path) -> list[Path]:
+    """The file and its ``extends`` parents, child first."""
+    out: list[Path] = []
+    current: Path | None = Path(path)
+    while current is not None:
+        out.append(current)
+        parent = read_toml(current).get("extends")
+        current = current.parent / parent if isinstance(parent, str) else None
+    return out
+
+
+def file_hash(path: str | Path) -> str:
+    """Sha256 of a file's bytes, recorded in manifests."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------- rule sets
+
+
+def rules_path(name: str, rules_dir: Path = RULES_DIR) -> Path:
+    """The file of rule set ``name`` (a stem under ``scenarios/rules`` or a path to a file)."""
+    return Path(name) if name.endswith(".toml") else rules_dir / f"{name}.toml"
+
+
+@lru_cache(maxsize=32)
+def load_rules(name: str, rules_dir: Path = RULES_DIR) -> RuleSet:
+    """Load rule set ``name``, laying it over the rule set it ``extends``."""
+    path = rules_path(name, rules_dir)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in rules_dir.glob("*.toml")))
+        raise InputError(f"{path}: rule set not found; available: {known}")
+    return validate_as(RuleSet, load_raw(path), str(path))
+
+
+def rule_sets_of(scenario: Scenario) -> dict[str, RuleSet]:
+    """Every rule set a scenario uses (its own and those of its rule changes), loaded."""
+    run = scenario.run
+    return {name: load_rules(name) for name in sorted({run.rules, *(c.rules for c in run.rule_changes)})}
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Parse one ``--set key.path=value``; the value is read as TOML, else kept as a string."""
+    if "=" not in item:
+        raise InputError(f"--set {item}: expected key.path=value")
+    key, text = item.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return key.strip().split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], origin: str) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``--set`` overrides applied (tables are created as needed).
+
+    A path part ``name[i]`` addresses item ``i`` of an array of tables, e.g.
+    ``levers.award.items[0].amount``.
+    """
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        keys, value = parse_override(item)
+        node: Any = out
+        for depth, key in enumerate(keys):
+            name, _, index = key.partition("[")
+            where = ".".join(keys[: depth + 1])
+            last = depth == len(keys) - 1
+            if not isinstance(node, dict):
+                raise InputError(f"{origin}: --set {item}: {where} is inside a value, not a table")
+            if not index:
+                if last:
+                    node[name] = value
+                else:
+                    node = node.setdefault(name, {})  # validation rejects paths the schema lacks
+                continue
+            seq = node.get(name)
+            pos = int(index.rstrip("]")) if index.rstrip("]").isdigit() else -1
+            if not isinstance(seq, list) or not 0 <= pos < len(seq):
+                raise InputError(f"{origin}: --set {item}: {where}: no such array item")
+            if last:
+                seq[pos] = value
+            else:
+                node = seq[pos]
+    return out
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Load, merge, override and validate a scenario file."""
+    raw = apply_overrides(load_raw(path), overrides or [], str(path))
+    return validate_as(Scenario, raw, str(path))
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """Sha256 of the resolved parameters: equal hashes mean equal runs for equal seeds."""
+    text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------- provenance
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted path → leaf value; arrays of tables are numbered (``items[0].amount``)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{path}."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                out.update(flatten(item, f"{path}[{i}]."))
+        else:
+            out[path] = value
+    return out
+
+
+def provenance(path: str | Path) -> dict[str, str]:
+    """Dotted path → the file in the ``extends`` chain that set it (the last one wins)."""
+    origin: dict[str, str] = {}
+    for file in reversed(chain(path)):
+        data = read_toml(file)
+        data.pop("extends", None)
+        origin.update(dict.fromkeys(flatten(data), str(file)))
+    return origin
+
+
+def describe(path: str | Path, overrides: list[str] | None = None) -> list[str]:
+    """Lines of the resolved scenario: ``key = value  # file; citation``.
+
+    A value no file sets is ``default``; a behavioural default declared ``uncertain`` shows the
+    citation of its range, so nothing a scenario inherits silently goes unexplained.
+    """
+    scenario = load_scenario(path, overrides)
+    origin = provenance(path)
+    for item in overrides or []:
+        origin[".".join(parse_override(item)[0])] = "--set"
+    resolved = flatten(_without_sources(scenario.model_dump(mode="json", exclude_none=True)))
+    lines = []
+    for key, value in resolved.items():
+        cite = _find_source(scenario, key)
+        where = origin.get(key, "default")
+        note = f"{where}; {cite}" if cite else where
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}  # {note}")
+    return lines
+
+
+def _without_sources(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_sources(v) for k, v in data.items() if k != "sources"}
+    if isinstance(data, list):
+        return [_without_sources(v) for v in data]
+    return data
+
+
+def _find_source(scenario: Scenario, key: str) -> str:
+    """The citation of ``key``.
+
+    Its section's ``sources`` entry, that of an enclosing key, or the range citation of an
+    ``uncertain`` parameter.
+    """
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, -1, -1):
+        node: Any = scenario
+        for part in parts[:cut]:
+            name, _, index = part.partition("[")
+            node = getattr(node, name, None)
+            if index and isinstance(node, list):
+                node = node[int(index.rstrip("]"))]
+        leaf = parts[cut].partition("[")[0]
+        if isinstance(node, Section) and leaf in node.sources:
+            return node.sources[leaf]
+        if cut == len(parts) - 1 and isinstance(node, Section):
+            info = type(node).model_fields.get(leaf)
+            extra = info.json_schema_extra if info else None
+            if isinstance(extra, dict) and extra.get("uncertain"):
+                lo, hi = extra["range"]
+                return f"range [{lo:g}, {hi:g}]: {extra['range_source']}"
+    return ""
+
+
+def open_model(
+    path: str | Path, overrides: list[str] | None = None, rng: int | None = None, agents: bool = True
+):
+    """Load a scenario file and build its model (with the rule sets it names)."""
+    from sim.core.model import LadderModel
+
+    scenario = load_scenario(path, overrides)
+    return LadderModel(scenario, rule_sets_of(scenario), rng=rng, agents=agents)

@@ -1,0 +1,146 @@
+"""One run's results on disk: Parquet tables and the manifest.
+
+Files are written to a temporary name and renamed, so a folder never holds a half-written
+table. Data files are deterministic for a scenario and seed (the manifest records wall time
+and the command, so it is the one file that differs between identical runs). Charts are drawn
+by :mod:`sim.plots`; the command line writes the manifest last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__
+from sim.core.certification import FLOWS
+from sim.core.firms import NO_YEAR
+from sim.core.model import LadderModel
+from sim.core.outcomes import metrics_columns
+from sim.core.vocab import TIER_IDS
+from sim.io.files import file_hash, scenario_hash
+
+
+def tiers_table(model: LadderModel) -> pd.DataFrame:
+    """Long table: year, tier, stock, new, renewed, removed, exited (first rows = initial state)."""
+    wide = model.datacollector.get_model_vars_dataframe()
+    parts = []
+    for tier in TIER_IDS:
+        part = pd.DataFrame(
+            {
+                "year": wide["year"].astype("int32"),
+                "tier": tier,
+                "stock": wide[f"stock.{tier}"].astype("int64"),
+            }
+        )
+        for flow in FLOWS:
+            part[flow] = wide[f"{flow}.{tier}"].astype("int64")
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True).sort_values(["year", "tier"], kind="stable", ignore_index=True)
+
+
+def metrics_table(model: LadderModel) -> pd.DataFrame:
+    """Year-level aggregates: firms, revenue, R&D, R&D intensity, IP (money in 万元)."""
+    wide = model.datacollector.get_model_vars_dataframe()
+    out = wide[["year", *metrics_columns()]].reset_index(drop=True)
+    return out.astype({"year": "int32"})
+
+
+def firms_table(model: LadderModel) -> pd.DataFrame:
+    """Final state of every firm ever simulated, one row each, tiers as booleans."""
+    cols = model.firms.all_firms()
+    data: dict[str, Any] = {}
+    for name, values in cols.items():
+        if name.startswith(("since_", "expires_", "first_")) or name == "new_class1":
+            continue
+        data[name.removeprefix("held_")] = values
+    for tier in TIER_IDS:
+        first = cols[f"first_{tier}"]
+        data[f"first_{tier}"] = pd.array(np.where(first == NO_YEAR, None, first), dtype="Int32")
+    return pd.DataFrame(data)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write a Parquet file atomically, without the index."""
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, engine="pyarrow"))
+
+
+def manifest(
+    model: LadderModel, scenario_path: str, seed: int, argv: list[str], wall_seconds: float
+) -> dict[str, Any]:
+    """What determines the run and how it was made."""
+    sc = model.scenario
+    return {
+        "scenario": {
+            "path": str(scenario_path),
+            "sha256": file_hash(scenario_path),
+            "resolved_sha256": scenario_hash(sc),
+            "name": sc.meta.name,
+        },
+        "seed": seed,
+        "years": sc.run.years,
+        "start_year": sc.run.start_year,
+        "rules": sc.run.rules,
+        "initial_tiers_placed": model.placed,
+        "initial_tiers_requested": dict(sc.certification.initial),
+        "package": {"name": "sme-ladder", "version": __version__},
+        "python": platform.python_version(),
+        "command": argv,
+        "wall_seconds": round(wall_seconds, 3),
+        "parameters": sc.model_dump(mode="json"),
+        "spend_total_wan": round(model.policy.ledger.total(), 4),
+        "committed_after_end_wan": round(model.policy.commitments.outstanding(), 4),
+    }
+
+
+TABLES = ("tiers.parquet", "metrics.parquet", "firms.parquet", "ledger.parquet", "budget.parquet")
+
+
+def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> dict[str, Path]:
+    """Write every data file of one run into ``out``; returns their paths by file name.
+
+    ``ledger_firms`` adds ``ledger_firms.parquet`` with one row per payment.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    ledger = model.policy.ledger
+    rows = ledger.firm_rows()
+    frames = {
+        "tiers.parquet": tiers_table(model),
+        "metrics.parquet": metrics_table(model),
+        "firms.parquet": firms_table(model),
+        "ledger.parquet": ledger.table(rows),
+        "budget.parquet": ledger.budget_table(),
+    }
+    if ledger_firms:
+        frames["ledger_firms.parquet"] = rows
+    paths = {}
+    for name, frame in frames.items():
+        paths[name] = out / name
+        write_parquet(frame, paths[name])
+    return paths
+
+
+def write_manifest(info: dict[str, Any], out: Path) -> Path:
+    """Write ``manifest.json`` atomically; returns its path."""
+    path = out / "manifest.json"
+    text = json.dumps(info, indent=2, ensure_ascii=False)
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    return path
+
+
+def command_line() -> list[str]:
+    """The command as typed (program name shortened to its base name)."""
+    return [Path(sys.argv[0]).name, *sys.argv[1:]]

@@ -1,0 +1,123 @@
+"""The run folders of a batch: one folder per finished run, written atomically, read back.
+
+A run's folder ``<out>/runs/<key>/`` holds its tables as Parquet and ``meta.json``. It is
+written under a temporary name and renamed into place, so a folder exists only for a run that
+finished; re-running a batch skips every key already on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim.core.levers import AWARD, with_trait
+from sim.core.model import LadderModel
+from sim.core.outcomes import OUTCOMES
+
+RUNS_DIR = "runs"
+
+
+@dataclass
+class RunResult:
+    """The tables and metadata of one finished run, before they are stored."""
+
+    key: str
+    tables: dict[str, pd.DataFrame]
+    meta: dict
+
+
+def series_frame(model: LadderModel, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Year-level outcomes of a run, one column per outcome of the registry.
+
+    Model outcomes come from the DataCollector; spend outcomes from the run's aggregated ledger
+    (``Ledger.table``), zero in a year nothing was paid.
+    """
+    out = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    years = out["year"]
+    for outcome in OUTCOMES.values():
+        if outcome.ledger is None:
+            continue
+        kind, what = outcome.ledger
+        rows = ledger if kind == "total" else ledger[ledger[kind] == what]
+        per = rows.groupby("year")["amount_wan"].sum()
+        out[outcome.name] = years.map(per).fillna(0.0).astype("float64")
+    return out
+
+
+def run_tables(model: LadderModel) -> dict[str, pd.DataFrame]:
+    """The tables a batch keeps of one run: series, ledger, certifications and award money."""
+    rows = model.policy.ledger.firm_rows()
+    ledger = model.policy.ledger.table(rows)
+    return {
+        "series": series_frame(model, ledger),
+        "ledger": ledger,
+        "certified": _certified(model),
+        "awards": _awards(rows),
+    }
+
+
+PANEL_COLUMNS = ("firm_id", "revenue", "revenue_prev", "rd")
+
+
+def panel_rows(model: LadderModel) -> pd.DataFrame:
+    """Live firms of this year as panel rows: year and the columns firm-level statistics use."""
+    data = {"year": model.year, **{c: model.firms[c].copy() for c in PANEL_COLUMNS}}
+    return pd.DataFrame(data)
+
+
+def _certified(model: LadderModel) -> pd.DataFrame:
+    """Firms first certified to each tier during the simulated years (for deadweight)."""
+    cols = model.firms.all_firms()
+    start = model.scenario.run.start_year
+    parts = []
+    for tier in model.rules.order:
+        first = cols[f"first_{tier}"]
+        ids = cols["firm_id"][first >= start]
+        parts.append(pd.DataFrame({"tier": tier, "firm_id": ids}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _awards(rows: pd.DataFrame) -> pd.DataFrame:
+    """Money of the award-like levers per firm and tier over the run."""
+    rows = rows[rows["lever"].isin(with_trait(AWARD))]
+    out = rows.groupby(["firm_id", "tier"], as_index=False)["amount_wan"].sum()
+    return out.astype({"firm_id": "int64", "amount_wan": "float64"})
+
+
+def store(result: RunResult, out_dir: Path) -> None:
+    """Write a run's folder through a temporary name, so only finished runs have a folder."""
+    final = out_dir / RUNS_DIR / result.key
+    if final.exists():
+        return
+    tmp = out_dir / RUNS_DIR / f".tmp-{result.key}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, table in result.tables.items():
+        table.to_parquet(tmp / f"{name}.parquet", index=False)
+    (tmp / "meta.json").write_text(json.dumps(result.meta, ensure_ascii=False), encoding="utf-8")
+    try:
+        os.rename(tmp, final)
+    except OSError:  # the same key was stored meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def finished_keys(out_dir: Path) -> set[str]:
+    """Keys of runs already on disk (temporary folders of killed runs are removed)."""
+    runs = out_dir / RUNS_DIR
+    if not runs.exists():
+        return set()
+    for tmp in runs.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {p.name for p in runs.iterdir() if (p / "meta.json").is_file()}
+
+
+def load_table(out_dir: Path, keys: list[str], name: str) -> pd.DataFrame:
+    """One table of every run in ``keys``, with a ``key`` column."""
+    unique = list(dict.fromkeys(keys))
+    parts = [pd.read_parquet(out_dir / RUNS_DIR / k / f"{name}.parquet").assign(key=k) for k in unique]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
