@@ -12,7 +12,9 @@ DATA_FILES = ("tiers.parquet", "metrics.parquet", "firms.parquet")
 
 
 def ladder(*args):
-    return subprocess.run([sys.executable, "-m", "sim.app.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "sim.app.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 def test_run_writes_every_output_and_a_manifest(tmp_path):

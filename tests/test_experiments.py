@@ -121,7 +121,18 @@ def _sweep_file(tmp_path: Path) -> Path:
 def test_interrupted_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
     exp = _sweep_file(tmp_path)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "sim.app.cli", "sweep", str(exp), "--out", str(out), "--workers", "2", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim.app.cli",
+        "sweep",
+        str(exp),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     runs = out / RUNS
     deadline = time.time() + 120

@@ -5,7 +5,7 @@ from sim.core.certification import Flows, run_cycle
 from sim.core.model import LadderModel
 from sim.core.vocab import TIER_IDS
 from sim.io.files import load_scenario as load
-from sim.io.files import open_model, rule_sets_of
+from sim.io.files import RULES_DIR, open_model, rule_sets_of
 from tests.conftest import BASELINE
 
 
@@ -125,10 +125,28 @@ def _features(model, year):
     return Features(model.firms, year, model.scenario.population.global_market_multiple)
 
 
-def test_rule_change_applies_the_new_rules_from_its_year(small_overrides):
-    over = [*small_overrides, 'run.rule_changes=[{from_year=2026, rules="miit-2022"}]']
+def test_rule_change_applies_the_new_rules_from_its_year(tmp_path):
+    # A rule set under which nobody can become an SRDI SME (R&D ≥ 10亿), from 2026.
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        f'extends = "{RULES_DIR / "miit-2022.toml"}"\n'
+        '[meta]\nid = "strict"\ntitle = "test"\nverified = false\nin_force_from = "2026-01-01"\n'
+        '[tiers.srdi.eligibility]\nall = [{ attr = "rd", op = ">=", value = 100000 }]\n',
+        encoding="utf-8",
+    )
+    over = [
+        "population.firms=3000",
+        "run.years=4",
+        f'run.rule_changes=[{{from_year=2026, rules="{strict}"}}]',
+    ]
     model = open_model(BASELINE, over, rng=1)
-    assert model.rules.meta.id == "miit-2022"
+    seen = {}
+    while model.running:
+        model.step()
+        seen[model.year] = (model.rules.meta.id, model.flows.counts["srdi"]["new"])
+    assert [seen[y][0] for y in (2024, 2025, 2026, 2027)] == ["miit-2022", "miit-2022", "strict", "strict"]
+    assert seen[2024][1] + seen[2025][1] > 0
+    assert seen[2026][1] == 0 and seen[2027][1] == 0
 
 
 def test_lazy_agents_give_the_same_history_and_agents_on_demand(small_overrides):

@@ -164,11 +164,7 @@ def seed_initial_tiers(
         rule = rules.tiers[tier]
         verdict = judge(rule, feats, _holds(state))
         passing = np.flatnonzero(verdict.passed)
-        key = (
-            verdict.score
-            if rule.rank_by == "score" and verdict.score is not None
-            else feats[rule.rank_by if rule.rank_by != "score" else "rd_intensity"]
-        )
+        key = verdict.score if rule.rank_by == "score" else feats[rule.rank_by]
         key = np.asarray(key, dtype=np.float64)[passing]
         chosen = passing[rank_order(key, rng)[:want]]
         certify(state, chosen, tier, rule.validity_years, year)

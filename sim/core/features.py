@@ -100,11 +100,21 @@ def _ip_level(f: Features) -> np.ndarray:
     self-developed; it counts as high-value when the firm is in a strategic emerging industry
     (one of the official high-value invention patent categories, CNIPA 2021 statistics note).
     """
+    code = VOCABULARIES["ip_level"].index
     c1 = f.col("class1_ip") > 0
     c2 = f.col("class2_ip") > 0
-    level = np.where(c2, 1, 0)
-    level = np.where(c1, 3, level)
-    return np.where(c1 & f.col("strategic_emerging"), 4, level).astype(np.int8)
+    level = np.where(c2, code("class2"), code("none"))
+    level = np.where(c1, code("class1_self"), level)
+    return np.where(c1 & f.col("strategic_emerging"), code("class1_high_value"), level).astype(np.int8)
+
+
+def _st_award_age(f: Features) -> np.ndarray:
+    """Years since the firm's last provincial/national S&T award (infinite if it never had one).
+
+    Rules state the window themselves (e.g. "in the last 3 years": ``st_award_age < 3``).
+    """
+    last = f.col("st_award_year")
+    return np.where(last == NO_YEAR, np.inf, f.year - last.astype(np.float64))
 
 
 DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
@@ -127,7 +137,7 @@ DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
     "global_share": lambda f: f["national_share"] / f.global_market_multiple,
     "equity_2y": lambda f: f.col("equity") + f.col("equity_prev"),
     "equity_3y": lambda f: f.col("equity") + f.col("equity_prev") + f.col("equity_prev2"),
-    "st_award_3y": lambda f: (f.col("st_award_year") != NO_YEAR) & ((f.year - f.col("st_award_year")) < 3),
+    "st_award_age": _st_award_age,
 }
 
 RAW: frozenset[str] = frozenset(

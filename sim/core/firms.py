@@ -1,9 +1,7 @@
-"""Firm state as columns, and the Mesa agent that is one firm's view of it.
+"""Firm state as columns: one NumPy array per attribute, one row per live firm.
 
-The yearly step must be vectorised over all firms, so the model owns one NumPy array per
-attribute (:class:`FirmState`), with one row per *live* firm. A :class:`Firm` is a
-``mesa.Agent`` holding only its id; reading ``firm.revenue`` looks the value up in the columns,
-so ``model.agents`` stays the per-firm interface without a Python loop in the hot path.
+The yearly step must be vectorised over all firms, so the model owns the columns
+(:class:`FirmState`); the Mesa agent that is one firm's view of them is :mod:`sim.core.agent`.
 
 Firms that exit are moved out of the live columns into an archive once a year, so every array
 operation touches live firms only, while the final output still has one row per firm ever
@@ -12,15 +10,9 @@ simulated.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-import mesa
 import numpy as np
 
 from sim.core.vocab import TIER_IDS
-
-if TYPE_CHECKING:
-    from sim.core.model import LadderModel
 
 NO_YEAR = -1  # sentinel for "never" in year columns
 MAX_DEBT_RATIO = 1.5  # debt may exceed assets (insolvent firms); the bound keeps the AR(1) finite
@@ -187,34 +179,3 @@ def blank(n: int, first_id: int, year: int) -> dict[str, np.ndarray]:
         for prefix in ("since_", "expires_", "first_"):
             out[prefix + tier][:] = NO_YEAR
     return out
-
-
-class Firm(mesa.Agent):
-    """An SME (中小企业): a Mesa agent whose attributes live in the model's columns.
-
-    ``firm.revenue``, ``firm.held_srdi`` etc. read the firm's row; ``firm.tiers`` lists the tiers
-    it holds. Behaviour is vectorised in :mod:`sim.dynamics`, so agents have no ``step``.
-    """
-
-    model: LadderModel
-
-    def __init__(self, model: LadderModel, firm_id: int) -> None:
-        super().__init__(model)
-        self.firm_id = int(firm_id)
-
-    def _row(self) -> int:
-        row = int(self.model.firms.row_of_id[self.firm_id])
-        if row < 0:
-            raise LookupError(f"firm {self.firm_id} has exited")
-        return row
-
-    def __getattr__(self, name: str) -> Any:
-        if name in COLUMNS:
-            return self.model.firms[name][self._row()].item()
-        raise AttributeError(name)
-
-    @property
-    def tiers(self) -> list[str]:
-        """Tier ids the firm holds now."""
-        row = self._row()
-        return [t for t in TIER_IDS if self.model.firms[f"held_{t}"][row]]

@@ -8,14 +8,16 @@ records the unmet demand. Only paid amounts reach the ledger and the firms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from sim.core.schema import Money, Section
 from sim.core.vocab import PAYING_LEVELS, TIER_IDS, PayingLevel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NO_TIER = -1
 _NO_PAYMENTS = {
@@ -26,16 +28,6 @@ _NO_PAYMENTS = {
     "tier": np.empty(0, np.int8),
     "amount_wan": np.empty(0, np.float64),
 }
-_EMPTY_TABLE = pd.DataFrame(
-    {
-        "year": pd.Series(dtype="int32"),
-        "lever": pd.Series(dtype="object"),
-        "level": pd.Series(dtype="object"),
-        "tier": pd.Series(dtype="object"),
-        "firms": pd.Series(dtype="int64"),
-        "amount_wan": pd.Series(dtype="float64"),
-    }
-)
 
 
 class Budget(Section):
@@ -208,6 +200,8 @@ class Ledger:
 
     def firm_rows(self) -> pd.DataFrame:
         """One row per payment: year, firm_id, lever, level, tier, amount_wan."""
+        import pandas as pd
+
         cols = ("year", "firm_id", "lever", "level", "tier", "amount_wan")
         parts = self._payments or [_NO_PAYMENTS]
         data = {c: np.concatenate([p[c] for p in parts]) for c in cols}
@@ -228,8 +222,19 @@ class Ledger:
 
         ``rows`` may pass :meth:`firm_rows` already built, so it is not built twice.
         """
+        import pandas as pd  # lazy: loading a scenario needs the ledger's schema, not pandas
+
         if not self._payments:
-            return _EMPTY_TABLE.copy()
+            return pd.DataFrame(
+                {
+                    "year": pd.Series(dtype="int32"),
+                    "lever": pd.Series(dtype="object"),
+                    "level": pd.Series(dtype="object"),
+                    "tier": pd.Series(dtype="object"),
+                    "firms": pd.Series(dtype="int64"),
+                    "amount_wan": pd.Series(dtype="float64"),
+                }
+            )
         rows = self.firm_rows() if rows is None else rows
         keys = ["year", "lever", "level", "tier"]
         grouped = rows.groupby(keys, dropna=False, sort=True)
@@ -238,5 +243,7 @@ class Ledger:
 
     def budget_table(self) -> pd.DataFrame:
         """Per year × lever × level: cap, demand, paid, unmet demand and firms left unpaid."""
+        import pandas as pd
+
         cols = ["year", "lever", "level", "cap_wan", "demand_wan", "paid_wan", "unmet_wan", "firms_unpaid"]
         return pd.DataFrame(self._budget_rows, columns=cols)

@@ -17,10 +17,11 @@ import mesa
 import numpy as np
 
 from sim.core import dynamics
+from sim.core.agent import Firm
 from sim.core.certification import Flows, run_cycle, seed_initial_tiers
 from sim.core.errors import InputError
 from sim.core.features import Features
-from sim.core.firms import Firm, FirmState
+from sim.core.firms import FirmState
 from sim.core.outcomes import reporters
 from sim.core.policy import Policy
 from sim.core.population import synthesise

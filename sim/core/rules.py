@@ -279,8 +279,8 @@ class TierRule(_Strict):
             raise ValueError("eligibility uses the score but no [score] is defined")
         if self.rank_by != "score":
             _check_attr(self.rank_by)
-        elif self.score is None and self.quota is not None:
-            raise ValueError("rank_by = 'score' needs a [score] when a quota can bind")
+        elif self.score is None:
+            raise ValueError("rank_by = 'score' needs a [score]; give rank_by an attribute otherwise")
         return self
 
 
