@@ -108,3 +108,10 @@ def test_missing_scenario_file(tmp_path):
     result = ladder("run", str(tmp_path / "none.toml"))
     assert result.returncode == 2 and "file not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_show_cites_the_range_of_every_behavioural_default_a_scenario_inherits():
+    result = ladder("show", str(ROOT / "scenarios" / "yuyao-2024.toml"))
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("levers.rd_subsidy.additionality ="))
+    assert "# default; range [0, 1]: " in line and "Dimos & Pugh 2016" in line

@@ -237,3 +237,41 @@ def test_commitments_are_paid_before_new_demand_when_the_cap_binds():
     for firm_id, year in first.items():
         if year + 2 <= 2028 and model.firms.row_of_id[firm_id] >= 0:
             assert ((rows.firm_id == firm_id) & (rows.year == year + 2)).any(), firm_id
+
+
+def test_every_lever_declares_its_schema_labels_and_traits_and_is_in_the_levers_schema():
+    from sim.core.levers import LEVERS, Levers
+    from sim.core.levers.base import TRAITS
+
+    assert list(LEVERS) == [
+        "award",
+        "key_little_giant_fund",
+        "rd_subsidy",
+        "loan_subsidy",
+        "talent_grant",
+        "rd_project",
+    ]  # payment order: levers draw random numbers in this order
+    for lever_id, cls in LEVERS.items():
+        assert cls.label_en and cls.label_zh and cls.traits <= TRAITS
+        assert Levers.model_fields[lever_id].annotation == cls.Config | None
+
+
+def test_a_new_lever_module_is_found_without_naming_it_anywhere_else():
+    from sim.core.levers import _discover
+    from sim.core.levers.base import Lever, LeveledLever
+
+    class EquityConfig(LeveledLever):
+        share: float = 0.1
+
+    class Equity(Lever, id="equity_investment", order=70, config=EquityConfig):
+        label_en, label_zh = "Equity investment", "股权投资"
+
+        def pay(self, s, ctx) -> None:
+            pass
+
+    found = _discover()
+    assert found["equity_investment"] is Equity and list(found)[-1] == "equity_investment"
+    with pytest.raises(TypeError, match="unknown trait"):
+
+        class Bad(Lever, id="bad", order=80, config=EquityConfig, traits={"free_money"}):
+            pass

@@ -10,7 +10,7 @@ def test_baseline_validates_and_cites_sources():
     scenario = load(BASELINE)
     assert scenario.run.start_year == 2024 and scenario.run.years == 10
     assert scenario.run.rules == "miit-2022"
-    assert "seed 002" in scenario.certification.sources["initial"]
+    assert "Yuyao reply 2024" in scenario.certification.sources["initial"]
 
 
 def test_overrides_reach_nested_values():

@@ -37,8 +37,8 @@ class Policy:
         """No levers: neutral incentives, no payments (the warm-up years)."""
         return cls(Levers(), 0.0)
 
-    def _context(self, rules: RuleSet) -> Context:
-        return Context(rules, self.above_scale_revenue, self.ledger, self.commitments)
+    def _context(self, rules: RuleSet, **year) -> Context:
+        return Context(rules, self.above_scale_revenue, self.ledger, self.commitments, **year)
 
     def incentives(self, s: FirmState, rules: RuleSet, apply_probability: dict[str, float]) -> Incentives:
         """The incentives of this year: what every lever on offer changes in firms' behaviour."""
@@ -60,6 +60,6 @@ class Policy:
         s["liquidity_bonus"] = 0.0
         s["rd_bonus"] = 0.0
         s["talent_active"] = 0
-        ctx = self._context(rules)
+        ctx = self._context(rules, year=year, certified=certified, rng=rng)
         for lever in self.levers:
-            lever.pay(s, year, certified, ctx, rng)
+            lever.pay(s, ctx)

@@ -8,8 +8,6 @@ R&D liquidity limit. docs/ODD.md §7.19.2.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 from pydantic import Field, model_validator
 
@@ -51,7 +49,6 @@ class AwardConfig(PaidLever):
 
     items: list[AwardItem] = Field(min_length=1)
     on_renewal: bool = False
-    first_time_only: bool = True
     review_pass_probability: Share = uncertain(
         0.5,
         1.0,
@@ -70,17 +67,14 @@ class AwardConfig(PaidLever):
         default=0.5,
         source="share of award cash that relaxes next year's R&D liquidity limit",
     )
+    first_time_only: bool = True
 
 
-class Award(Lever):
+class Award(Lever, id="award", order=10, config=AwardConfig, traits={AWARD}):
     """Certification awards (认定奖励)."""
 
-    id: ClassVar[str] = "award"
-    order: ClassVar[int] = 10
-    Config: ClassVar[type[PaidLever]] = AwardConfig
-    label_en: ClassVar[str] = "Certification awards"
-    label_zh: ClassVar[str] = "认定奖励"
-    traits: ClassVar[frozenset[str]] = frozenset({AWARD})
+    label_en = "Certification awards"
+    label_zh = "认定奖励"
 
     def __init__(self, config: AwardConfig) -> None:
         super().__init__(config)
@@ -98,22 +92,15 @@ class Award(Lever):
             p0 = probs.get(tier, 0.0)
             probs[tier] = p0 + (1.0 - p0) * (1.0 - np.exp(-amount / self.config.apply_award_scale))
 
-    def pay(
-        self,
-        s: FirmState,
-        year: int,
-        certified: dict[str, dict[str, np.ndarray]],
-        ctx: Context,
-        rng: np.random.Generator,
-    ) -> None:
+    def pay(self, s: FirmState, ctx: Context) -> None:
         """Instalments due (if their review passes) and this year's new awards, then cash to firms."""
         lever = self.config
-        parts = [ctx.due(s, self.id, year, lever.review_pass_probability, rng)]
+        parts = [ctx.due(s, self.id, lever.review_pass_probability)]
         for item in lever.items:
-            events = certified.get(item.tier, {})
+            events = ctx.certified.get(item.tier, {})
             rows = events.get("new", np.empty(0, np.int64))
             if lever.first_time_only:  # not again for a firm that regains a lost title
-                rows = rows[s[f"first_{item.tier}"][rows] == year]
+                rows = rows[s[f"first_{item.tier}"][rows] == ctx.year]
             if lever.on_renewal:
                 rows = np.concatenate([rows, events.get("renewed", np.empty(0, np.int64))])
             if not len(rows):
@@ -135,8 +122,10 @@ class Award(Lever):
                 if step.after_years == 0:
                     parts.append(demand)
                 else:
-                    ctx.commitments.add(np.full(n, year + step.after_years), demand, np.full(n, step.review))
+                    ctx.commitments.add(
+                        np.full(n, ctx.year + step.after_years), demand, np.full(n, step.review)
+                    )
         demand = Demand.concat(self.id, parts)
-        paid = ctx.ledger.settle(year, demand, lever.budget, rng)
+        paid = ctx.settle(demand, lever.budget)
         rows = s.row_of_id[demand.firm_id]
         np.add.at(s["liquidity_bonus"], rows, lever.liquidity_share * paid)

@@ -55,12 +55,15 @@ class Incentives:
 
 @dataclass
 class Context:
-    """What a lever sees while it pays: the rules in force, the ledger and the promises."""
+    """What a lever sees this year: the rules in force, the ledger, the promises, the year's events."""
 
     rules: RuleSet
     above_scale_revenue: float
     ledger: Ledger
     commitments: Commitments
+    year: int = 0
+    certified: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # tier -> new/renewed rows
+    rng: np.random.Generator | None = None
 
     def at_or_above(self, s: FirmState, tier: str | None) -> np.ndarray:
         """Holds ``tier`` or a tier that requires it (a lever's "tier ≥ X" condition)."""
@@ -104,17 +107,19 @@ class Context:
             rd_hire=rd_hire,
         )
 
-    def due(
-        self, s: FirmState, lever: str, year: int, pass_probability: float, rng: np.random.Generator
-    ) -> Demand:
-        """Commitments due now for firms still alive that pass any performance review.
+    def due(self, s: FirmState, lever: str, pass_probability: float) -> Demand:
+        """Commitments due this year for firms still alive that pass any performance review.
 
         They are marked committed: what was promised is paid before new demand when a cap binds.
         """
-        due, review = self.commitments.due(lever, year)
+        due, review = self.commitments.due(lever, self.year)
         alive = s.row_of_id[due.firm_id] >= 0
-        passed = ~review | (rng.random(len(review)) < pass_probability)
+        passed = ~review | (self.rng.random(len(review)) < pass_probability)
         return due.select(alive & passed).as_committed()
+
+    def settle(self, demand: Demand, budget: Budget) -> np.ndarray:
+        """Let the budget ration this year's demand; record and return what is paid."""
+        return self.ledger.settle(self.year, demand, budget, self.rng)
 
 
 def level_codes(level: str, n: int) -> np.ndarray:
@@ -130,9 +135,10 @@ def tier_codes(tier: str | None, n: int) -> np.ndarray:
 class Lever:
     """A policy lever: its schema, the behaviour it changes and the payments it makes.
 
-    Subclasses set the class attributes and implement :meth:`pay` (and :meth:`incentives` if the
-    lever changes behaviour before it pays). ``order`` fixes when the lever pays within a year:
-    levers that draw random numbers draw them in this order.
+    A subclass declares itself in its class line, e.g. ``class Award(Lever, id="award", order=10,
+    config=AwardConfig, traits={AWARD})``, names itself in ``label_en`` and ``label_zh``, and
+    implements :meth:`pay` (and :meth:`incentives` if it changes behaviour before it pays).
+    ``order`` fixes when the lever pays within a year: levers draw random numbers in this order.
     """
 
     id: ClassVar[str]
@@ -141,6 +147,20 @@ class Lever:
     label_en: ClassVar[str]
     label_zh: ClassVar[str]
     traits: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(
+        cls,
+        *,
+        id: str,
+        order: int,
+        config: type[PaidLever],
+        traits: frozenset[str] | set[str] = frozenset(),
+        **kwargs,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if unknown := set(traits) - TRAITS:
+            raise TypeError(f"lever {id}: unknown trait(s) {sorted(unknown)}")
+        cls.id, cls.order, cls.Config, cls.traits = id, order, config, frozenset(traits)
 
     def __init__(self, config: PaidLever) -> None:
         self.config = config
@@ -153,13 +173,6 @@ class Lever:
     def incentives(self, s: FirmState, ctx: Context, out: Incentives) -> None:
         """Add this lever's effect on this year's behaviour to ``out`` (default: none)."""
 
-    def pay(
-        self,
-        s: FirmState,
-        year: int,
-        certified: dict[str, dict[str, np.ndarray]],
-        ctx: Context,
-        rng: np.random.Generator,
-    ) -> None:
+    def pay(self, s: FirmState, ctx: Context) -> None:
         """Compute this year's demand, let the budget ration it, deliver what is paid."""
         raise NotImplementedError

@@ -6,15 +6,12 @@ behaves as an award; its own section keeps its money apart in the ledger.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from sim.core.levers.award import Award, AwardConfig
+from sim.core.levers.base import AWARD
 
-from sim.core.levers.award import Award
 
-
-class KeyLittleGiantFund(Award):
+class KeyLittleGiantFund(Award, id="key_little_giant_fund", order=20, config=AwardConfig, traits={AWARD}):
     """Key little giant fund (重点小巨人资金)."""
 
-    id: ClassVar[str] = "key_little_giant_fund"
-    order: ClassVar[int] = 20
-    label_en: ClassVar[str] = "Key little giant fund"
-    label_zh: ClassVar[str] = "重点小巨人资金"
+    label_en = "Key little giant fund"
+    label_zh = "重点小巨人资金"

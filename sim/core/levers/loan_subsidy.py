@@ -6,12 +6,10 @@ relaxes the R&D liquidity limit by ``credit_to_rd`` of the loan. docs/ODD.md §7
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from sim.core.firms import FirmState
-from sim.core.levers.base import Context, LeveledLever, Lever, PaidLever
+from sim.core.levers.base import Context, LeveledLever, Lever
 from sim.core.schema import Money, Share, uncertain
 from sim.core.vocab import TierId
 
@@ -27,7 +25,6 @@ class LoanSubsidyConfig(LeveledLever):
     discount: Share
     guarantee: bool = False
     guarantee_coverage: Share = 0.0
-    guarantee_default_rate: Share = 0.0
     credit_to_rd: Share = uncertain(
         0.0,
         1.0,
@@ -35,37 +32,28 @@ class LoanSubsidyConfig(LeveledLever):
         source="share of subsidised credit that relaxes the R&D liquidity limit (financing constraints "
         "on R&D: Hall & Lerner 2010, Handbook of the Economics of Innovation ch. 14)",
     )
+    guarantee_default_rate: Share = 0.0
 
 
-class LoanSubsidy(Lever):
+class LoanSubsidy(Lever, id="loan_subsidy", order=40, config=LoanSubsidyConfig):
     """Loan interest subsidy and guarantees (贷款贴息与担保)."""
 
-    id: ClassVar[str] = "loan_subsidy"
-    order: ClassVar[int] = 40
-    Config: ClassVar[type[PaidLever]] = LoanSubsidyConfig
-    label_en: ClassVar[str] = "Loan interest subsidy"
-    label_zh: ClassVar[str] = "贷款贴息"
+    label_en = "Loan interest subsidy"
+    label_zh = "贷款贴息"
 
-    def pay(
-        self,
-        s: FirmState,
-        year: int,
-        certified: dict[str, dict[str, np.ndarray]],
-        ctx: Context,
-        rng: np.random.Generator,
-    ) -> None:
+    def pay(self, s: FirmState, ctx: Context) -> None:
         """Interest discount (and guarantee losses) on eligible firms' new loans."""
         lever = self.config
         eligible = ctx.at_or_above(s, lever.min_tier)
         if lever.above_scale_only:
             eligible &= s["revenue"] >= ctx.above_scale_revenue
-        rows = np.flatnonzero(eligible & (rng.random(s.n) < lever.borrower_share))
+        rows = np.flatnonzero(eligible & (ctx.rng.random(s.n) < lever.borrower_share))
         loan = lever.loan_to_revenue * s["revenue"][rows]
         if lever.max_loan is not None:
             loan = np.minimum(loan, lever.max_loan)
         losses = lever.guarantee_default_rate * lever.guarantee_coverage if lever.guarantee else 0.0
         cost = loan * (lever.discount + losses)
         demand = ctx.demand(s, self.id, lever.level, rows, cost, s["revenue"][rows])
-        paid = ctx.ledger.settle(year, demand, lever.budget, rng)
+        paid = ctx.settle(demand, lever.budget)
         funded = np.divide(paid, cost, out=np.ones_like(paid), where=cost > 0)  # free: funded
         s["liquidity_bonus"][rows] += lever.credit_to_rd * loan * funded

@@ -8,13 +8,13 @@ Part of the funding (``additionality``) adds to the firm's own R&D next year. do
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field
 
 from sim.core.firms import FirmState
-from sim.core.levers.base import FUNDS_RD, Context, LeveledLever, Lever, PaidLever
+from sim.core.levers.base import FUNDS_RD, Context, LeveledLever, Lever
 from sim.core.schema import Count, Money, Share, uncertain
 from sim.core.vocab import TierId
 
@@ -31,33 +31,22 @@ class RdProjectConfig(LeveledLever):
     higher_amount_median: Money = 0.0
     higher_amount_sigma: float = Field(default=0.5, ge=0.0, le=3.0)  # log-normal spread of grants
     match_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-    match_cap: Money | None = None
     additionality: Share = uncertain(
         0.0,
         1.0,
         default=0.4,
         source="share of project funding that adds to the firm's own R&D (as rd_subsidy)",
     )
+    match_cap: Money | None = None
 
 
-class RdProject(Lever):
+class RdProject(Lever, id="rd_project", order=60, config=RdProjectConfig, traits={FUNDS_RD}):
     """Key R&D projects (重点研发项目)."""
 
-    id: ClassVar[str] = "rd_project"
-    order: ClassVar[int] = 60
-    Config: ClassVar[type[PaidLever]] = RdProjectConfig
-    label_en: ClassVar[str] = "Key R&D projects"
-    label_zh: ClassVar[str] = "重点研发项目"
-    traits: ClassVar[frozenset[str]] = frozenset({FUNDS_RD})
+    label_en = "Key R&D projects"
+    label_zh = "重点研发项目"
 
-    def pay(
-        self,
-        s: FirmState,
-        year: int,
-        certified: dict[str, dict[str, np.ndarray]],
-        ctx: Context,
-        rng: np.random.Generator,
-    ) -> None:
+    def pay(self, s: FirmState, ctx: Context) -> None:
         """City key R&D projects to the strongest applicants, and matching of higher projects."""
         lever = self.config
         eligible = ctx.at_or_above(s, lever.min_tier) & (s["rd"] >= lever.min_rd) & (s["rd"] > 0)
@@ -65,9 +54,9 @@ class RdProject(Lever):
         strongest = cand[np.argsort(-s["rd_stock"][cand], kind="stable")]
         city = strongest[: lever.city_projects_per_year]
         city_amount = np.minimum(lever.city_amount_max, lever.city_amount_share_of_rd * s["rd"][city])
-        wins = cand[rng.random(len(cand)) < lever.higher_projects_rate]
+        wins = cand[ctx.rng.random(len(cand)) < lever.higher_projects_rate]
         grant = lever.higher_amount_median * np.exp(
-            lever.higher_amount_sigma * rng.standard_normal(len(wins))
+            lever.higher_amount_sigma * ctx.rng.standard_normal(len(wins))
         )
         match = lever.match_ratio * grant
         if lever.match_cap is not None:
@@ -75,5 +64,5 @@ class RdProject(Lever):
         rows = np.concatenate([city, wins])
         amount = np.concatenate([city_amount, match])
         demand = ctx.demand(s, self.id, lever.level, rows, amount, s["rd_stock"][rows])
-        paid = ctx.ledger.settle(year, demand, lever.budget, rng)
+        paid = ctx.settle(demand, lever.budget)
         np.add.at(s["rd_bonus"], rows, lever.additionality * paid)

@@ -7,12 +7,12 @@ R&D liquidity limit. docs/ODD.md §7.19.3.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 
 from sim.core.firms import FirmState
-from sim.core.levers.base import FUNDS_RD, Context, Incentives, LeveledLever, Lever, PaidLever
+from sim.core.levers.base import FUNDS_RD, Context, Incentives, LeveledLever, Lever
 from sim.core.schema import Money, Share, uncertain
 from sim.core.vocab import TierId
 
@@ -36,15 +36,11 @@ class RdSubsidyConfig(LeveledLever):
     )
 
 
-class RdSubsidy(Lever):
+class RdSubsidy(Lever, id="rd_subsidy", order=30, config=RdSubsidyConfig, traits={FUNDS_RD}):
     """R&D post-subsidy (研发投入后补助)."""
 
-    id: ClassVar[str] = "rd_subsidy"
-    order: ClassVar[int] = 30
-    Config: ClassVar[type[PaidLever]] = RdSubsidyConfig
-    label_en: ClassVar[str] = "R&D post-subsidy"
-    label_zh: ClassVar[str] = "研发投入后补助"
-    traits: ClassVar[frozenset[str]] = frozenset({FUNDS_RD})
+    label_en = "R&D post-subsidy"
+    label_zh = "研发投入后补助"
 
     def claim(self, s: FirmState, ctx: Context, revenue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Who may claim on last year's R&D, and the claim's base (total or increment)."""
@@ -69,20 +65,13 @@ class RdSubsidy(Lever):
         cut = lever.additionality * lever.rate * lever.take_up
         out.rd_price_cut = out.rd_price_cut + np.where(eligible & below_cap, cut, 0.0)
 
-    def pay(
-        self,
-        s: FirmState,
-        year: int,
-        certified: dict[str, dict[str, np.ndarray]],
-        ctx: Context,
-        rng: np.random.Generator,
-    ) -> None:
+    def pay(self, s: FirmState, ctx: Context) -> None:
         """Post-subsidy of last year's R&D (eligibility judged on last year's accounts)."""
         lever = self.config
         eligible, base = self.claim(s, ctx, s["revenue_prev"])
-        eligible &= rng.random(s.n) < lever.take_up
+        eligible &= ctx.rng.random(s.n) < lever.take_up
         rows = np.flatnonzero(eligible & (base > 0))  # base > 0 implies last year's R&D > 0
         amount = np.minimum(lever.rate * base[rows], lever.cap_per_firm)
         demand = ctx.demand(s, self.id, lever.level, rows, amount, s["rd_prev"][rows])
-        paid = ctx.ledger.settle(year, demand, lever.budget, rng)
+        paid = ctx.settle(demand, lever.budget)
         s["liquidity_bonus"][rows] += paid

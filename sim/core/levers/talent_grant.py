@@ -6,14 +6,12 @@ while funded. docs/ODD.md §7.19.5.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 from pydantic import Field
 
 from sim.core.firms import FirmState
 from sim.core.ledger import Demand
-from sim.core.levers.base import Context, Incentives, LeveledLever, Lever, PaidLever
+from sim.core.levers.base import Context, Incentives, LeveledLever, Lever
 from sim.core.schema import Count, Money, Section, uncertain
 from sim.core.vocab import TierId
 
@@ -33,7 +31,6 @@ class TalentGrantConfig(LeveledLever):
     """Talent grants per hire, by type, with an optional cap on grants per year."""
 
     types: list[TalentType] = Field(min_length=1)
-    max_grants_per_year: Count | None = None
     productivity_effect: float = uncertain(
         0.0,
         0.5,
@@ -41,16 +38,14 @@ class TalentGrantConfig(LeveledLever):
         source="assumption: each grant-funded R&D hire raises the firm's patent productivity by this "
         "share while funded",
     )
+    max_grants_per_year: Count | None = None
 
 
-class TalentGrant(Lever):
+class TalentGrant(Lever, id="talent_grant", order=50, config=TalentGrantConfig):
     """Talent grants (人才奖补)."""
 
-    id: ClassVar[str] = "talent_grant"
-    order: ClassVar[int] = 50
-    Config: ClassVar[type[PaidLever]] = TalentGrantConfig
-    label_en: ClassVar[str] = "Talent grants"
-    label_zh: ClassVar[str] = "人才奖补"
+    label_en = "Talent grants"
+    label_zh = "人才奖补"
 
     def incentives(self, s: FirmState, ctx: Context, out: Incentives) -> None:
         """Patent productivity of firms with grant-funded R&D hires: 1 + effect × hires."""
@@ -58,26 +53,19 @@ class TalentGrant(Lever):
             1.0 + self.config.productivity_effect * s["talent_active"]
         )
 
-    def pay(
-        self,
-        s: FirmState,
-        year: int,
-        certified: dict[str, dict[str, np.ndarray]],
-        ctx: Context,
-        rng: np.random.Generator,
-    ) -> None:
+    def pay(self, s: FirmState, ctx: Context) -> None:
         """Grants per hire by type; multi-year grants become commitments."""
         lever = self.config
         hires = []
         for ttype in lever.types:
             rate = ttype.hires_per_100_employees * s["employees"] / 100.0
-            hires.append(np.where(ctx.at_or_above(s, ttype.min_tier), rng.poisson(rate), 0))
+            hires.append(np.where(ctx.at_or_above(s, ttype.min_tier), ctx.rng.poisson(rate), 0))
         counts = np.stack(hires) if hires else np.zeros((0, s.n), dtype=np.int64)
         total = int(counts.sum())
         if lever.max_grants_per_year is not None and total > lever.max_grants_per_year:
-            flat = rng.multivariate_hypergeometric(counts.ravel(), lever.max_grants_per_year)
+            flat = ctx.rng.multivariate_hypergeometric(counts.ravel(), lever.max_grants_per_year)
             counts = flat.reshape(counts.shape)
-        parts = [ctx.due(s, self.id, year, 1.0, rng)]
+        parts = [ctx.due(s, self.id, 1.0)]
         for ttype, count in zip(lever.types, counts, strict=True):
             rows = np.repeat(np.arange(s.n), count)  # one entry per grant
             n = len(rows)
@@ -87,9 +75,9 @@ class TalentGrant(Lever):
             demand = ctx.demand(s, self.id, lever.level, rows, np.full(n, ttype.amount), np.zeros(n), hire)
             parts.append(demand)
             for later in range(1, ttype.years):
-                ctx.commitments.add(np.full(n, year + later), demand, np.zeros(n, bool))
+                ctx.commitments.add(np.full(n, ctx.year + later), demand, np.zeros(n, bool))
         demand = Demand.concat(self.id, parts)
-        paid = ctx.ledger.settle(year, demand, lever.budget, rng)
+        paid = ctx.settle(demand, lever.budget)
         # Only funded R&D hires count: for patent productivity, and (new ones) for staff share.
         rows = s.row_of_id[demand.firm_id]
         funded_rd = (paid > 0) & demand.rd_hire
