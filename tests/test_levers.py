@@ -258,7 +258,7 @@ def test_every_lever_declares_its_schema_labels_and_traits_and_is_in_the_levers_
 
 def test_a_new_lever_module_is_found_without_naming_it_anywhere_else():
     from sim.core.levers import _discover
-    from sim.core.levers.base import Lever, LeveledLever
+    from sim.core.levers.base import LeveledLever, Lever
 
     class EquityConfig(LeveledLever):
         share: float = 0.1

@@ -4,8 +4,8 @@ import pytest
 from sim.core.certification import Flows, run_cycle
 from sim.core.model import LadderModel
 from sim.core.vocab import TIER_IDS
-from sim.io.files import load_scenario as load
 from sim.io.files import RULES_DIR, open_model, rule_sets_of
+from sim.io.files import load_scenario as load
 from tests.conftest import BASELINE
 
 
