@@ -79,14 +79,6 @@ def _use_cjk_font() -> None:
         plt.rcParams["font.family"] = "sans-serif"
 
 
-LEVER_LABELS: dict[str, str] = {
-    "award": "Certification awards 认定奖励",
-    "rd_subsidy": "R&D post-subsidy 研发投入后补助",
-    "loan_subsidy": "Loan interest subsidy 贷款贴息",
-    "talent_grant": "Talent grants 人才奖补",
-    "rd_project": "Key R&D projects 重点研发项目",
-    "key_little_giant_fund": "Key little giant fund 重点小巨人资金",
-}
 HATCHES = ["", "//", "..", "xx", "\\\\", "oo"]
 
 
