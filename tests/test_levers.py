@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sim.core.ledger import Budget, Demand, Ledger, ration
+from sim.core.streams import Streams
 from sim.core.vocab import TIER_IDS
 from sim.io.files import open_model
 from tests.conftest import BASELINE
@@ -149,7 +150,7 @@ def test_second_instalment_is_paid_two_years_after_the_first_to_firms_still_aliv
     assert set(rows["amount_wan"].round(9)) == {5.0}
     # every firm paid up front in the first three years and alive two years later got its second half
     due = first[first <= 2026]
-    alive_then = [f for f, y in due.items() if model.firms.row_of_id[f] >= 0]
+    alive_then = [f for f, y in due.items() if model.firms.rows_of([f])[0] >= 0]
     assert set(alive_then) <= set(second.index)
 
 
@@ -157,7 +158,7 @@ def test_instalments_under_review_are_withheld_when_reviews_fail():
     model = run([INSTALMENTS.replace("review_pass_probability=1.0", "review_pass_probability=0.5")], years=5)
     rows = model.policy.ledger.firm_rows()
     first = rows.groupby("firm_id")["year"].min()
-    due = [f for f, y in first.items() if y <= 2026 and model.firms.row_of_id[f] >= 0]
+    due = [f for f, y in first.items() if y <= 2026 and model.firms.rows_of([f])[0] >= 0]
     paid_again = set(rows[rows.duplicated("firm_id", keep="first")]["firm_id"])
     share = len(paid_again & set(due)) / len(due)
     assert 0.3 < share < 0.7
@@ -182,13 +183,13 @@ def test_rd_subsidy_raises_rd_against_a_paired_run():
 
 
 def test_ration_rules():
-    rng = np.random.default_rng(0)
+    tiebreak = np.random.default_rng(0).random(3)
     amount = np.array([50.0, 30.0, 20.0])
     priority = np.array([1.0, 3.0, 2.0])
-    assert ration(amount, priority, 1000.0, "rank", rng).tolist() == [50.0, 30.0, 20.0]
-    assert ration(amount, priority, 55.0, "rank", rng).tolist() == [0.0, 30.0, 20.0]
-    assert ration(amount, priority, 50.0, "pro_rata", rng).tolist() == [25.0, 15.0, 10.0]
-    paid = ration(amount, priority, 60.0, "stop", rng)
+    assert ration(amount, priority, 1000.0, "rank", tiebreak).tolist() == [50.0, 30.0, 20.0]
+    assert ration(amount, priority, 55.0, "rank", tiebreak).tolist() == [0.0, 30.0, 20.0]
+    assert ration(amount, priority, 50.0, "pro_rata", tiebreak).tolist() == [25.0, 15.0, 10.0]
+    paid = ration(amount, priority, 60.0, "stop", tiebreak)
     assert paid.sum() <= 60.0 and set(paid) <= {0.0, 50.0, 30.0, 20.0}
 
 
@@ -202,7 +203,7 @@ def test_ledger_settle_caps_each_paying_level_separately():
         np.full(4, TIER_IDS.index("srdi"), np.int8),
         np.zeros(4),
     )
-    paid = ledger.settle(2024, demand, Budget(caps={"city": 10.0}), np.random.default_rng(1))
+    paid = ledger.settle(2024, demand, Budget(caps={"city": 10.0}), Streams(1).year(2024))
     assert paid[:2].sum() == 10.0 and paid[2:].sum() == 20.0
     assert ledger.total() == 30.0
     unmet = ledger.budget_table().set_index("level")["unmet_wan"]
@@ -214,12 +215,12 @@ def test_ration_pays_committed_entries_first_under_every_rule():
     priority = np.array([0.0, 0.0, 9.0, 8.0])  # new demand outranks by priority, but is not promised
     committed = np.array([True, True, False, False])
     for rule in ("rank", "stop"):
-        paid = ration(amount, priority, 100.0, rule, np.random.default_rng(3), committed)
+        paid = ration(amount, priority, 100.0, rule, np.random.default_rng(3).random(4), committed)
         assert paid[:2].tolist() == [40.0, 40.0], rule
         assert paid[2:].sum() <= 20.0, rule
-    paid = ration(amount, priority, 100.0, "pro_rata", np.random.default_rng(3), committed)
+    paid = ration(amount, priority, 100.0, "pro_rata", np.random.default_rng(3).random(4), committed)
     assert paid.tolist() == pytest.approx([40.0, 40.0, 10.0, 10.0])
-    paid = ration(amount, priority, 60.0, "pro_rata", np.random.default_rng(3), committed)
+    paid = ration(amount, priority, 60.0, "pro_rata", np.random.default_rng(3).random(4), committed)
     assert paid.tolist() == pytest.approx([30.0, 30.0, 0.0, 0.0])
 
 
@@ -235,7 +236,7 @@ def test_commitments_are_paid_before_new_demand_when_the_cap_binds():
     # a second instalment is due two years after a first payment: each one due to a live firm is paid
     first = rows.groupby("firm_id")["year"].min()
     for firm_id, year in first.items():
-        if year + 2 <= 2028 and model.firms.row_of_id[firm_id] >= 0:
+        if year + 2 <= 2028 and model.firms.rows_of([firm_id])[0] >= 0:
             assert ((rows.firm_id == firm_id) & (rows.year == year + 2)).any(), firm_id
 
 

@@ -36,7 +36,7 @@ def test_agents_are_the_per_firm_view_of_the_columns(small_overrides):
     model = run_model(small_overrides)
     assert len(model.agents) == model.firms.n
     firm = model.agents.select(lambda a: a.revenue > 0)[0]
-    row = model.firms.row_of_id[firm.firm_id]
+    row = model.firms.rows_of([firm.firm_id])[0]
     assert firm.revenue == model.firms["revenue"][row]
     assert set(firm.tiers) <= set(TIER_IDS)
     born = model.firms["born_year"]
@@ -45,10 +45,10 @@ def test_agents_are_the_per_firm_view_of_the_columns(small_overrides):
 
 
 def test_initial_tier_mix_places_only_firms_that_pass(small_overrides):
-    model = open_model(BASELINE, small_overrides, rng=5)
+    model = open_model(BASELINE, small_overrides, rng=7)
     requested = model.scenario.certification.initial
     for tier, n in model.placed.items():
-        assert 0 < n <= requested[tier]
+        assert 0 < n <= requested[tier], tier
         assert np.count_nonzero(model.firms[f"held_{tier}"]) == n
         expires = model.firms[f"expires_{tier}"][model.firms[f"held_{tier}"]]
         assert expires.min() > model.year and expires.max() <= model.year + 3
@@ -76,7 +76,7 @@ def test_little_giant_that_loses_srdi_at_review_loses_little_giant(small_overrid
     model = open_model(BASELINE, small_overrides, rng=1)
     year = _holder_due_for_review(model)
     model.firms["rd"][0] = 0.0  # fails SRDI's R&D conditions at review
-    flows = run_cycle(model.firms, model.rules, _features(model, year), year, {}, {}, {}, model.rng)
+    flows = run_cycle(model.firms, model.rules, _features(model, year), year, {}, {}, {}, model.streams.year(year))
     assert not model.firms["held_srdi"][0]
     assert not model.firms["held_little_giant"][0]
     assert flows.counts["little_giant"]["removed"] >= 1
@@ -96,7 +96,7 @@ def test_holder_that_still_qualifies_is_renewed_for_three_years(small_overrides)
     row = passing[0]
     model.firms["held_srdi"][row] = True
     model.firms["expires_srdi"][row] = year
-    run_cycle(model.firms, model.rules, feats, year, {}, {}, {}, model.rng)
+    run_cycle(model.firms, model.rules, feats, year, {}, {}, {}, model.streams.year(year))
     assert model.firms["held_srdi"][row]
     assert model.firms["expires_srdi"][row] == year + 3
 
@@ -113,7 +113,7 @@ def test_quota_caps_new_certificates(small_overrides):
         everyone,
         {},
         {"industry_association": 1},
-        model.rng,
+        model.streams.year(year),
     )
     assert flows.counts["hidden_champion"]["new"] <= 2  # 2 per association (234号 四(一))
     assert isinstance(flows, Flows)
@@ -126,12 +126,12 @@ def _features(model, year):
 
 
 def test_rule_change_applies_the_new_rules_from_its_year(tmp_path):
-    # A rule set under which nobody can become an SRDI SME (R&D ≥ 10亿), from 2026.
+    # A rule set under which nobody can become an SRDI SME (fewer than 0 employees), from 2026.
     strict = tmp_path / "strict.toml"
     strict.write_text(
         f'extends = "{RULES_DIR / "miit-2022.toml"}"\n'
         '[meta]\nid = "strict"\ntitle = "test"\nverified = false\nin_force_from = "2026-01-01"\n'
-        '[tiers.srdi.eligibility]\nall = [{ attr = "rd", op = ">=", value = 100000 }]\n',
+        '[tiers.srdi.eligibility]\nall = [{ attr = "employees", op = "<", value = 0 }]\n',
         encoding="utf-8",
     )
     over = [

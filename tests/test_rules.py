@@ -90,7 +90,7 @@ def model_firm(revenue: float = 8000.0, rd: float | None = None, **cols) -> dict
 def state_of(*rows: dict) -> FirmState:
     """A FirmState with one firm per row; columns a row does not name keep blank() values."""
     state = FirmState()
-    state.append(blank(len(rows), 1, YEAR))
+    state.append(blank(np.arange(1, len(rows) + 1), YEAR))
     for i, row in enumerate(rows):
         for name, value in row.items():
             state[name][i] = value

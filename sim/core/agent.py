@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import mesa
+import numpy as np
 
 from sim.core.firms import COLUMNS
 from sim.core.vocab import TIER_IDS
@@ -32,7 +33,7 @@ class Firm(mesa.Agent):
         self.firm_id = int(firm_id)
 
     def _row(self) -> int:
-        row = int(self.model.firms.row_of_id[self.firm_id])
+        row = int(self.model.firms.rows_of(np.array([self.firm_id]))[0])
         if row < 0:
             raise LookupError(f"firm {self.firm_id} has exited")
         return row

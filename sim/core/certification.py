@@ -17,6 +17,7 @@ import numpy as np
 from sim.core.features import Features
 from sim.core.firms import NO_YEAR, FirmState
 from sim.core.rules import RuleSet, TierRule, judge
+from sim.core.streams import YearDraws
 from sim.core.vocab import TIER_IDS
 
 FLOWS = ("new", "renewed", "removed", "exited")
@@ -48,9 +49,9 @@ def quota_for(rule: TierRule, units: dict[str, int]) -> int | None:
     return (rule.quota.per_unit or 0) * units.get(rule.quota.unit or "", 0)
 
 
-def rank_order(key: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Indices from best to worst by ``key``, ties broken at random."""
-    return np.lexsort((rng.random(len(key)), -key))
+def rank_order(key: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Indices from best to worst by ``key``, ties broken by each firm's own uniform draw."""
+    return np.lexsort((tiebreak, -key))
 
 
 class _Gathered(dict):
@@ -93,10 +94,11 @@ def run_cycle(
     apply_probability: dict[str, np.ndarray | float],
     review_submission: dict[str, float],
     quota_units: dict[str, int],
-    rng: np.random.Generator,
+    d: YearDraws,
 ) -> Flows:
     """One year of certification over all live firms; returns the flows."""
     flows = Flows.zero()
+    ids = state["firm_id"]
     start = {t: v.copy() for t, v in _holds(state).items()}
     for tier in rules.order:
         rule = rules.tiers[tier]
@@ -110,7 +112,7 @@ def run_cycle(
         p_apply = apply_probability.get(tier, 0.0)
         if not isinstance(p_apply, float):
             p_apply = p_apply[cand]
-        applicants = cand[rng.random(len(cand)) < p_apply]
+        applicants = cand[d.uniform(f"apply.{tier}", ids[cand]) < p_apply]
         judged = np.concatenate([due, applicants])
         if not len(judged):
             continue
@@ -118,7 +120,8 @@ def run_cycle(
         verdict = judge(rule, sub, _Gathered(start, judged))
 
         if len(due):
-            ok = verdict.passed[: len(due)] & (rng.random(len(due)) < review_submission.get(tier, 1.0))
+            submits = d.uniform(f"review.{tier}", ids[due]) < review_submission.get(tier, 1.0)
+            ok = verdict.passed[: len(due)] & submits
             certify(state, due[ok], tier, rule.validity_years, year)
             revoke(state, due[~ok], tier)
             flows.add(tier, "renewed", ok.sum())
@@ -135,7 +138,7 @@ def run_cycle(
         if cap is not None and len(winners) > cap:
             key = verdict.score if rule.rank_by == "score" else sub[rule.rank_by]
             key = np.asarray(key, dtype=np.float64)[len(due) :][passed]
-            winners = winners[rank_order(key, rng)[:cap]]
+            winners = winners[rank_order(key, d.uniform(f"rank.{tier}", ids[winners]))[:cap]]
         certify(state, winners, tier, rule.validity_years, year)
         flows.add(tier, "new", len(winners))
         flows.certified[tier]["new"] = winners
@@ -148,7 +151,7 @@ def seed_initial_tiers(
     feats: Features,
     year: int,
     counts: dict[str, int],
-    rng: np.random.Generator,
+    d: YearDraws,
 ) -> dict[str, int]:
     """Give the initial population its observed tier counts (the explicit initial mix).
 
@@ -166,9 +169,11 @@ def seed_initial_tiers(
         passing = np.flatnonzero(verdict.passed)
         key = verdict.score if rule.rank_by == "score" else feats[rule.rank_by]
         key = np.asarray(key, dtype=np.float64)[passing]
-        chosen = passing[rank_order(key, rng)[:want]]
+        ids = state["firm_id"]
+        chosen = passing[rank_order(key, d.uniform(f"initial_rank.{tier}", ids[passing]))[:want]]
         certify(state, chosen, tier, rule.validity_years, year)
-        started = year - rng.integers(0, rule.validity_years, len(chosen))
+        spread = d.uniform(f"initial_start.{tier}", ids[chosen]) * rule.validity_years
+        started = year - np.floor(spread).astype(np.int32)
         state[f"since_{tier}"][chosen] = started
         state[f"first_{tier}"][chosen] = started
         state[f"expires_{tier}"][chosen] = started + rule.validity_years

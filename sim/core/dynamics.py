@@ -1,8 +1,9 @@
-"""Yearly firm dynamics: pure, vectorised functions of state, parameters and the generator.
+"""Yearly firm dynamics: pure, vectorised functions of state, parameters and the year's draws.
 
 Each function implements one submodel of docs/ODD.md §7 over all live firms at once and
-mutates the columns in place. They take the model's generator explicitly, so they can be
-tested without a model and nothing else draws random numbers.
+mutates the columns in place. They take the year's draws explicitly (:class:`YearDraws`): each
+draw is keyed by its submodel (the site) and the firm id, so a firm's shocks do not depend on
+any other firm, and the functions can be tested without a model.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 
 from sim.core.firms import MAX_DEBT_RATIO, FirmState
 from sim.core.scenario import Dynamics
+from sim.core.streams import YearDraws
 
 MIN_RD_PRICE = 1e-3  # subsidies never make R&D free: keeps price^(−η) finite
 
@@ -27,7 +29,7 @@ def roll_history(s: FirmState) -> None:
     s["equity"] = 0.0
 
 
-def grow_revenue(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float) -> None:
+def grow_revenue(s: FirmState, p: Dynamics, d: YearDraws, ref_revenue: float) -> None:
     """Gibrat growth with Laplace shocks whose scale falls with size, raised by innovation.
 
     Δln R = μ + β_K·K/R + β_IP·ln(1 + new Class I IP) + b·(R/R_ref)^(−α)·ε,  ε ~ Laplace(0, 1).
@@ -39,7 +41,7 @@ def grow_revenue(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenu
         p.growth_drift
         + p.growth_rd_effect * knowledge
         + p.growth_ip_effect * np.log1p(s["new_class1"])
-        + scale * rng.laplace(size=len(rev))
+        + scale * d.laplace("growth", s["firm_id"])
     )
     s["revenue"] = rev * np.exp(dlog)
     # A firm cannot sell more than its niche: a firm outgrowing it reveals a larger market.
@@ -61,7 +63,7 @@ def rd_price(s: FirmState, p: Dynamics, subsidy_rate: np.ndarray | float = 0.0) 
 def spend_on_rd(
     s: FirmState,
     p: Dynamics,
-    rng: np.random.Generator,
+    d: YearDraws,
     price: np.ndarray,
     notches: np.ndarray,
     extra_liquidity: np.ndarray | float = 0.0,
@@ -80,31 +82,32 @@ def spend_on_rd(
     prev = np.divide(s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0)
     trend = (1.0 + p.rd_intensity_trend) ** years_elapsed
     target = s["rd_propensity"] * trend * price ** (-p.rd_price_elasticity)
-    shock = np.exp(p.rd_noise * rng.standard_normal(len(rev)) - 0.5 * p.rd_noise**2)
+    shock = np.exp(p.rd_noise * d.normal("rd_noise", s["firm_id"]) - 0.5 * p.rd_noise**2)
     intensity = np.maximum(prev + p.rd_adjustment * (target - prev), 0.0) * shock
     intensity = np.where(s["rd_propensity"] > 0.0, intensity, 0.0)
     if len(notches) and p.bunching_probability > 0.0:
-        intensity = bunch(intensity, notches, p.bunching_window, p.bunching_probability, rng)
+        intensity = bunch(
+            intensity, notches, p.bunching_window, p.bunching_probability, d.uniform("bunching", s["firm_id"])
+        )
     cash = rev * (p.rd_liquidity_share + np.maximum(s["net_margin"], 0.0)) + extra_liquidity
     s["rd"] = np.minimum(intensity * rev, cash) + s["rd_bonus"]
     s["rd_stock"] = (1.0 - p.rd_depreciation) * s["rd_stock"] + s["rd"]
 
 
-def bunch(
-    x: np.ndarray, notches: np.ndarray, window: float, prob: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Move values just below a notch up to it (the bunching documented at R&D notches)."""
+def bunch(x: np.ndarray, notches: np.ndarray, window: float, prob: float, u: np.ndarray) -> np.ndarray:
+    """Move values just below a notch up to it (the bunching documented at R&D notches).
+
+    ``u`` holds one uniform draw per firm: a firm within the window moves when ``u < prob``.
+    """
     idx = np.searchsorted(notches, x, side="right")  # first notch strictly above x
     has_next = idx < len(notches)
     theta = notches[np.minimum(idx, len(notches) - 1)]
-    near = has_next & (x >= theta * (1.0 - window)) & (rng.random(len(x)) < prob)
+    near = has_next & (x >= theta * (1.0 - window)) & (u < prob)
     # nextafter: the firm lands on the notch, not a rounding error below it
     return np.where(near, np.nextafter(theta, np.inf), x)
 
 
-def produce_ip(
-    s: FirmState, p: Dynamics, rng: np.random.Generator, productivity: np.ndarray | float = 1.0
-) -> None:
+def produce_ip(s: FirmState, p: Dynamics, d: YearDraws, productivity: np.ndarray | float = 1.0) -> None:
     """Knowledge production: grants ~ Poisson(m·a·K^b), Class I share q, yearly lapse by class.
 
     ``productivity`` (m) is the hook for grant-funded talent (1 without it).
@@ -113,21 +116,24 @@ def produce_ip(
     knows = np.flatnonzero(s["rd_stock"] > 0)
     lam = p.patent_scale * s["rd_stock"][knows] ** p.patent_elasticity
     lam = lam * (productivity[knows] if isinstance(productivity, np.ndarray) else productivity)
+    ids = s["firm_id"]
     grants = np.zeros(s.n, dtype=np.int64)
-    grants[knows] = rng.poisson(lam)
+    grants[knows] = d.poisson("patents", ids[knows], lam)
     class1 = np.zeros(s.n, dtype=np.int64)
     granted = np.flatnonzero(grants)
-    class1[granted] = rng.binomial(grants[granted], p.class1_share)
+    class1[granted] = d.binomial("patent_class", ids[granted], grants[granted], p.class1_share)
     s["new_class1"] = class1
-    s["class1_ip"] = s["class1_ip"] - _thin(s["class1_ip"], p.class1_lapse, rng) + class1
-    s["class2_ip"] = s["class2_ip"] - _thin(s["class2_ip"], p.class2_lapse, rng) + grants - class1
+    s["class1_ip"] = s["class1_ip"] - _thin(s["class1_ip"], p.class1_lapse, d, "lapse_class1", ids) + class1
+    s["class2_ip"] = (
+        s["class2_ip"] - _thin(s["class2_ip"], p.class2_lapse, d, "lapse_class2", ids) + grants - class1
+    )
 
 
-def _thin(counts: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+def _thin(counts: np.ndarray, p: float, d: YearDraws, site: str, ids: np.ndarray) -> np.ndarray:
     """Binomial(counts, p) drawn only for the non-zero counts."""
     out = np.zeros(len(counts), dtype=np.int64)
     held = np.flatnonzero(counts)
-    out[held] = rng.binomial(counts[held], p)
+    out[held] = d.binomial(site, ids[held], counts[held], p)
     return out
 
 
@@ -139,53 +145,59 @@ def adjust_staff(s: FirmState, p: Dynamics) -> None:
     s["employees"] = np.maximum(1, np.rint(s["revenue"] / s["revenue_per_employee"]))
 
 
-def evolve_finance(s: FirmState, p: Dynamics, rng: np.random.Generator) -> None:
+def evolve_finance(s: FirmState, p: Dynamics, d: YearDraws) -> None:
     """Debt ratio and net margin mean-revert (AR(1)); equity is raised by some firms."""
-    n = s.n
+    ids = s["firm_id"]
     s["debt_ratio"] = np.clip(
         s["debt_mean"]
         + p.debt_persistence * (s["debt_ratio"] - s["debt_mean"])
-        + p.debt_sd * rng.standard_normal(n),
+        + p.debt_sd * d.normal("debt", ids),
         0.0,
         MAX_DEBT_RATIO,
     )
     s["net_margin"] = (
         s["margin_mean"]
         + p.margin_persistence * (s["net_margin"] - s["margin_mean"])
-        + p.margin_sd * rng.standard_normal(n)
+        + p.margin_sd * d.normal("margin", ids)
     )
     rate = p.equity_raise_rate * (1.0 + p.equity_ip_tilt * (s["class1_ip"] > 0))
-    raises = rng.random(n) < np.minimum(rate, 1.0)
-    amount = p.equity_amount_median * np.exp(p.equity_amount_sigma * rng.standard_normal(n))
-    s["equity"] = np.where(raises, amount, 0.0)
+    raises = np.flatnonzero(d.uniform("equity_raise", ids) < np.minimum(rate, 1.0))
+    equity = np.zeros(s.n)
+    equity[raises] = p.equity_amount_median * np.exp(
+        p.equity_amount_sigma * d.normal("equity_amount", ids[raises])
+    )
+    s["equity"] = equity
 
 
-def specialise(s: FirmState, p: Dynamics, rng: np.random.Generator) -> None:
+def specialise(s: FirmState, p: Dynamics, d: YearDraws) -> None:
     """Years in the niche accumulate (or restart on a switch); main-business share drifts up."""
-    n = s.n
-    switch = rng.random(n) < p.niche_switch_rate
+    ids = s["firm_id"]
+    switch = d.uniform("niche_switch", ids) < p.niche_switch_rate
     s["niche_years"] = np.where(switch, 0, s["niche_years"] + 1)
     m = s["main_share"]
     s["main_share"] = np.clip(
-        m + p.specialisation_rate * (1.0 - m) + p.main_share_sd * rng.standard_normal(n), 0.0, 1.0
+        m + p.specialisation_rate * (1.0 - m) + p.main_share_sd * d.normal("main_share", ids), 0.0, 1.0
     )
 
 
-def upgrade_capabilities(s: FirmState, p: Dynamics, rng: np.random.Generator, year: int) -> None:
+def upgrade_capabilities(s: FirmState, p: Dynamics, d: YearDraws, year: int) -> None:
     """R&D institutions, digital level, certifications, brands, standards and S&T awards."""
-    n = s.n
-    u = rng.random((6, n))
-    up_inst = (u[0] < 1.0 - np.exp(-s["rd"] / p.institution_upgrade_scale)) & (s["rd"] > 0)
+    ids = s["firm_id"]
+    up_inst = (d.uniform("institution", ids) < 1.0 - np.exp(-s["rd"] / p.institution_upgrade_scale)) & (
+        s["rd"] > 0
+    )
     s["rd_institution"] = np.minimum(s["rd_institution"] + up_inst, 4)
-    s["digital_level"] = np.minimum(s["digital_level"] + (u[1] < p.digital_upgrade_rate), 3)
-    for k, trait in enumerate(("mgmt_cert", "own_brand", "standard_drafted"), start=2):
-        s[trait] = s[trait] | (u[k] < p.trait_acquisition_rate)
-    award = (s["class1_ip"] > 0) & (u[5] < p.st_award_rate)
+    s["digital_level"] = np.minimum(
+        s["digital_level"] + (d.uniform("digital", ids) < p.digital_upgrade_rate), 3
+    )
+    for trait in ("mgmt_cert", "own_brand", "standard_drafted"):
+        s[trait] = s[trait] | (d.uniform(trait, ids) < p.trait_acquisition_rate)
+    award = (s["class1_ip"] > 0) & (d.uniform("st_award", ids) < p.st_award_rate)
     s["st_award_year"] = np.where(award, year, s["st_award_year"])
     s["age"] = s["age"] + 1
 
 
-def exit_firms(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue: float) -> np.ndarray:
+def exit_firms(s: FirmState, p: Dynamics, d: YearDraws, ref_revenue: float) -> np.ndarray:
     """Exit with a hazard falling with age and size; returns the exit mask (not yet archived).
 
     h = h0 · (1 + age)^(−a) · (R/R_ref)^(−c), capped at 1.
@@ -195,11 +207,11 @@ def exit_firms(s: FirmState, p: Dynamics, rng: np.random.Generator, ref_revenue:
         p.exit_hazard * (1.0 + s["age"]) ** (-p.exit_age_exponent) * rel ** (-p.exit_size_exponent),
         1.0,
     )
-    leaving = rng.random(s.n) < hazard
+    leaving = d.uniform("exit", s["firm_id"]) < hazard
     s["alive"] = ~leaving
     return leaving
 
 
-def entrants(p: Dynamics, rng: np.random.Generator, n_alive: int) -> int:
-    """Number of new small firms this year: Poisson(entry rate · live firms)."""
-    return int(rng.poisson(p.entry_rate * n_alive))
+def entrants(p: Dynamics, d: YearDraws, n_alive: int) -> int:
+    """Number of new small firms this year: Poisson(entry rate · live firms), one draw a year."""
+    return int(d.poisson("entry", np.zeros(1, np.int64), np.array([p.entry_rate * n_alive]))[0])

@@ -95,7 +95,6 @@ class FirmState:
         self._names = names
         self.blocks: dict[str, np.ndarray] = {k: np.empty((len(v), 0), dtype=k) for k, v in names.items()}
         self.n = 0
-        self.row_of_id = np.full(1, -1, dtype=np.int64)  # firm_id -> live row, -1 if gone
         self._archive: list[dict[str, np.ndarray]] = []
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -122,6 +121,8 @@ class FirmState:
         """
         if new is not None and (missing := set(COLUMNS) - set(new)):
             raise ValueError(f"new firms lack columns {sorted(missing)}")
+        if new is not None and self.n and len(new["firm_id"]) and new["firm_id"][0] <= self["firm_id"][-1]:
+            raise ValueError("new firms need ids above every live firm's (rows stay sorted by id)")
         alive = self["alive"]
         gone = np.empty(0, dtype=np.int64)
         kept = self.n
@@ -130,7 +131,6 @@ class FirmState:
             self._archive.append({k: np.take(b[:, : self.n], dead, axis=1) for k, b in self.blocks.items()})
             key, j = self.slot["firm_id"]
             gone = self._archive[-1][key][j]
-            self.row_of_id[gone] = -1
             kept = len(keep)
             for block in self.blocks.values():
                 for row in block:
@@ -146,17 +146,21 @@ class FirmState:
                 for j, name in enumerate(names):
                     block[j, kept : kept + added] = new[name]
         self.n = kept + added
-        self._reindex()
         return gone
 
-    def _reindex(self) -> None:
-        ids = self["firm_id"]
-        top = int(ids.max()) + 1 if self.n else 1
-        if top > len(self.row_of_id):
-            grown = np.full(max(top, 2 * len(self.row_of_id)), -1, dtype=np.int64)
-            grown[: len(self.row_of_id)] = self.row_of_id
-            self.row_of_id = grown
-        self.row_of_id[ids] = np.arange(self.n)
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Live row of each firm id, −1 for a firm that is not live.
+
+        Ids of live firms are increasing down the rows (entrants get larger ids than anyone
+        before them and turnover keeps the order), so a binary search finds them.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        live = self["firm_id"]
+        pos = np.searchsorted(live, ids)
+        inside = pos < self.n
+        found = np.zeros(len(ids), dtype=bool)
+        found[inside] = live[pos[inside]] == ids[inside]
+        return np.where(found, pos, -1)
 
     def all_firms(self) -> dict[str, np.ndarray]:
         """Every firm ever simulated (live and archived), sorted by firm id."""
@@ -168,10 +172,11 @@ class FirmState:
         return {name: merged[k][i][order] for name, (k, i) in self.slot.items()}
 
 
-def blank(n: int, first_id: int, year: int) -> dict[str, np.ndarray]:
-    """Columns for ``n`` new firms with neutral values, to be filled in by the caller."""
+def blank(ids: np.ndarray, year: int) -> dict[str, np.ndarray]:
+    """Columns for new firms ``ids`` with neutral values, to be filled in by the caller."""
+    n = len(ids)
     out = {k: np.zeros(n, dtype=t) for k, t in COLUMNS.items()}
-    out["firm_id"] = np.arange(first_id, first_id + n, dtype=np.int64)
+    out["firm_id"] = np.asarray(ids, dtype=np.int64)
     out["born_year"][:] = year
     out["alive"][:] = True
     out["st_award_year"][:] = NO_YEAR

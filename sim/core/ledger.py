@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.core.schema import Money, Section
+from sim.core.streams import YearDraws
 from sim.core.vocab import PAYING_LEVELS, TIER_IDS, PayingLevel
 
 if TYPE_CHECKING:
@@ -115,19 +116,32 @@ class Commitments:
         return Demand.concat(lever, taken), np.concatenate(flags) if flags else np.zeros(0, bool)
 
 
+def occurrence(ids: np.ndarray) -> np.ndarray:
+    """For each entry, how many earlier entries have the same id (0 for the first)."""
+    ids = np.asarray(ids)
+    order = np.argsort(ids, kind="stable")
+    ranked = ids[order]
+    starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1] if len(ids) else np.zeros(0, np.int64)
+    position = np.arange(len(ids)) - np.repeat(starts, np.diff(np.r_[starts, len(ids)]))
+    out = np.empty(len(ids), dtype=np.int64)
+    out[order] = position
+    return out
+
+
 def ration(
     amount: np.ndarray,
     priority: np.ndarray,
     cap: float,
     rule: str,
-    rng: np.random.Generator,
+    tiebreak: np.ndarray,
     committed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Paid amounts when total demand may exceed ``cap``.
 
     ``committed`` entries (promised in earlier years) come first under every rule. Then ``rank``
-    pays in order of priority (ties at random) while whole payments fit; ``stop`` pays in arrival
-    (random) order until the money runs out; ``pro_rata`` scales every new payment to what is left.
+    pays in order of priority (ties by ``tiebreak``, one uniform draw per entry) while whole
+    payments fit; ``stop`` pays in random arrival order (``tiebreak``) until the money runs out;
+    ``pro_rata`` scales every new payment to what is left.
     """
     total = float(amount.sum())
     if total <= cap:
@@ -139,7 +153,6 @@ def ration(
             return np.where(first, amount * (cap / promised), 0.0)
         rest = (cap - promised) / (total - promised)
         return np.where(first, amount, amount * rest)
-    tiebreak = rng.random(len(amount))
     order = np.lexsort((tiebreak, -priority, ~first)) if rule == "rank" else np.lexsort((tiebreak, ~first))
     fits = np.cumsum(amount[order]) <= cap + 1e-9
     paid = np.zeros_like(amount)
@@ -154,17 +167,30 @@ class Ledger:
         self._payments: list[dict[str, np.ndarray]] = []
         self._budget_rows: list[dict[str, object]] = []
 
-    def settle(self, year: int, demand: Demand, budget: Budget, rng: np.random.Generator) -> np.ndarray:
-        """Apply the lever's caps per paying level, record what is paid, return paid amounts."""
+    def settle(self, year: int, demand: Demand, budget: Budget, draws: YearDraws) -> np.ndarray:
+        """Apply the lever's caps per paying level, record what is paid, return paid amounts.
+
+        Ties and arrival order under a binding cap are broken by a draw per firm and entry.
+        """
         paid = np.zeros_like(demand.amount)
         for code, level in enumerate(PAYING_LEVELS):
             here = demand.level == code
             if not here.any():
                 continue
             cap = budget.caps.get(level, np.inf)  # type: ignore[call-overload]
-            paid[here] = ration(
-                demand.amount[here], demand.priority[here], cap, budget.rationing, rng, demand.committed[here]
-            )
+            if float(demand.amount[here].sum()) <= cap:
+                paid[here] = demand.amount[here]
+            else:
+                ids = demand.firm_id[here]
+                tiebreak = draws.uniform(f"ration.{demand.lever}.{level}", ids, occurrence(ids))
+                paid[here] = ration(
+                    demand.amount[here],
+                    demand.priority[here],
+                    cap,
+                    budget.rationing,
+                    tiebreak,
+                    demand.committed[here],
+                )
             asked, got = float(demand.amount[here].sum()), float(paid[here].sum())
             self._budget_rows.append(
                 {

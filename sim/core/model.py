@@ -1,8 +1,9 @@
 """The Mesa model: one step is one calendar year of the ladder.
 
 Wiring of a year: firm dynamics → certification → policy payments → exit and entry → data
-collection. The model owns the only random generator (seeded with ``rng=``), the columnar firm
-state and the Mesa agents that are the per-firm view of it. Its lifecycle is Mesa's: build the
+collection. The model owns the run's random streams (seeded with ``rng=``; every draw is keyed
+by year, submodel and firm, :mod:`sim.core.streams`), the columnar firm state and the Mesa agents
+that are the per-firm view of it. Its lifecycle is Mesa's: build the
 model (population, initial tiers, the warm-up years that fill the ladder before the first
 simulated year), then ``run_model()`` steps until ``running`` is cleared at the end of the
 horizon.
@@ -27,6 +28,7 @@ from sim.core.policy import Policy
 from sim.core.population import synthesise
 from sim.core.rules import RuleSet
 from sim.core.scenario import Scenario
+from sim.core.streams import Streams, entrant_ids
 from sim.core.vocab import TIER_IDS
 
 
@@ -58,26 +60,21 @@ class LadderModel(mesa.Model):
         _check_quota_units(self.rule_sets.values(), dict(cert.quota_units))
         self.ref_revenue = scenario.population.revenue_median
         self.firms = FirmState()
-        self._agent_of: list[Firm | None] = [None]  # index = firm id (ids count from 1)
+        self._agents: dict[int, Firm] = {}  # firm id -> its Mesa agent (all live firms if eager)
+        self.streams = Streams(rng if isinstance(rng, int) else int(self.rng.integers(2**63)))
         self.year = run.start_year - 1 - cert.warmup_years
         self.origin_year = self.year  # the year the population is drawn (R&D trend origin)
         self.end_year = run.start_year + run.years - 1
         self.flows = Flows.zero()
         self.placed: dict[str, int] = {}
 
-        self._add_firms(
-            synthesise(
-                self.rng,
-                scenario.population.firms,
-                scenario.population,
-                scenario.dynamics,
-                self.year,
-                1,
-            )
-        )
+        ids = np.arange(1, scenario.population.firms + 1, dtype=np.int64)
+        cohort = self.streams.cohort(self.year, "initial")
+        self._add_firms(synthesise(cohort, ids, scenario.population, scenario.dynamics, self.year))
         if cert.initial:
+            draws = self.streams.year(self.year)
             self.placed = seed_initial_tiers(
-                self.firms, self.rules, self.features(), self.year, cert.initial, self.rng
+                self.firms, self.rules, self.features(), self.year, cert.initial, draws
             )
         self.policy = Policy.empty()
         self.warm_up()
@@ -117,22 +114,22 @@ class LadderModel(mesa.Model):
     def advance(self) -> None:
         """Advance the economy one calendar year."""
         self.year += 1
-        s, p, rng = self.firms, self.scenario.dynamics, self.rng
+        s, p, d = self.firms, self.scenario.dynamics, self.streams.year(self.year)
         rules = self.rules
         cert = self.scenario.certification
 
         dynamics.roll_history(s)
-        dynamics.grow_revenue(s, p, rng, self.ref_revenue)
+        dynamics.grow_revenue(s, p, d, self.ref_revenue)
         offer = self.policy.incentives(s, rules, dict(cert.apply_probability))
         price = dynamics.rd_price(s, p, offer.rd_price_cut)
         dynamics.spend_on_rd(
-            s, p, rng, price, rules.notches("rd_intensity"), offer.liquidity, self.year - self.origin_year
+            s, p, d, price, rules.notches("rd_intensity"), offer.liquidity, self.year - self.origin_year
         )
-        dynamics.produce_ip(s, p, rng, offer.patent_productivity)
+        dynamics.produce_ip(s, p, d, offer.patent_productivity)
         dynamics.adjust_staff(s, p)
-        dynamics.evolve_finance(s, p, rng)
-        dynamics.specialise(s, p, rng)
-        dynamics.upgrade_capabilities(s, p, rng, self.year)
+        dynamics.evolve_finance(s, p, d)
+        dynamics.specialise(s, p, d)
+        dynamics.upgrade_capabilities(s, p, d, self.year)
 
         self.flows = run_cycle(
             s,
@@ -142,21 +139,23 @@ class LadderModel(mesa.Model):
             offer.apply_probability,
             dict(cert.review_submission),
             dict(cert.quota_units),
-            rng,
+            d,
         )
-        self.policy.pay(s, self.year, self.flows.certified, rules, rng)
+        self.policy.pay(s, self.year, self.flows.certified, rules, d)
 
-        leaving = dynamics.exit_firms(s, p, rng, self.ref_revenue)
+        leaving = dynamics.exit_firms(s, p, d, self.ref_revenue)
         for tier in TIER_IDS:
             self.flows.add(tier, "exited", np.count_nonzero(leaving & s[f"held_{tier}"]))
-        n_new = dynamics.entrants(p, rng, s.n - int(np.count_nonzero(leaving)))
-        pop, first_id = self.scenario.population, len(self._agent_of)
-        new = synthesise(rng, n_new, pop, p, self.year, first_id, newborn=True) if n_new else None
+        n_new = dynamics.entrants(p, d, s.n - int(np.count_nonzero(leaving)))
+        new = None
+        if n_new:
+            cohort = self.streams.cohort(self.year, "entrants")
+            ids = entrant_ids(self.year, n_new)
+            new = synthesise(cohort, ids, self.scenario.population, p, self.year, newborn=True)
         for firm_id in s.turnover(new).tolist():  # exits archived and entrants added in one pass
-            agent = self._agent_of[firm_id]
+            agent = self._agents.pop(firm_id, None)
             if agent is not None:
                 agent.remove()
-                self._agent_of[firm_id] = None
         if new is not None:
             self._register(new["firm_id"])
 
@@ -166,26 +165,24 @@ class LadderModel(mesa.Model):
         self._register(columns["firm_id"])
 
     def _register(self, firm_ids: np.ndarray) -> None:
-        """Give new firms their Mesa agents (eager mode) or a slot for one made on demand."""
+        """Give new firms their Mesa agents (eager mode; lazy agents are made on demand)."""
         if self.eager_agents:
             # The collector would walk every new agent repeatedly; agents hold no cycles.
             was_enabled = gc.isenabled()
             gc.disable()
             try:
-                self._agent_of.extend(Firm(self, firm_id) for firm_id in firm_ids.tolist())
+                self._agents.update((firm_id, Firm(self, firm_id)) for firm_id in firm_ids.tolist())
             finally:
                 if was_enabled:
                     gc.enable()
-        else:
-            self._agent_of.extend([None] * len(firm_ids))
 
     def firm(self, firm_id: int) -> Firm:
         """The Mesa agent of a live firm, created on first use when agents are lazy."""
-        if self.firms.row_of_id[firm_id] < 0 if firm_id < len(self.firms.row_of_id) else True:
+        if self.firms.rows_of(np.array([firm_id]))[0] < 0:
             raise LookupError(f"no live firm {firm_id}")
-        agent = self._agent_of[firm_id]
+        agent = self._agents.get(firm_id)
         if agent is None:
-            agent = self._agent_of[firm_id] = Firm(self, firm_id)
+            agent = self._agents[firm_id] = Firm(self, firm_id)
         return agent
 
 

@@ -17,6 +17,7 @@ from sim.core.firms import FirmState
 from sim.core.ledger import Commitments, Ledger
 from sim.core.levers import LEVERS, Context, Incentives, Levers
 from sim.core.rules import RuleSet
+from sim.core.streams import YearDraws
 
 
 class Policy:
@@ -54,12 +55,12 @@ class Policy:
         year: int,
         certified: dict[str, dict[str, np.ndarray]],
         rules: RuleSet,
-        rng: np.random.Generator,
+        draws: YearDraws,
     ) -> None:
         """Compute, ration, record and deliver every lever's payments for ``year``."""
         s["liquidity_bonus"] = 0.0
         s["rd_bonus"] = 0.0
         s["talent_active"] = 0
-        ctx = self._context(rules, year=year, certified=certified, rng=rng)
+        ctx = self._context(rules, year=year, certified=certified, draws=draws)
         for lever in self.levers:
             lever.pay(s, ctx)

@@ -1,7 +1,9 @@
 """Population synthesis: the initial firms and each year's entrants (docs/ODD.md §5).
 
 Every distribution and its parameters come from the scenario's ``[population]`` and
-``[dynamics]`` sections; this module only turns them into columns.
+``[dynamics]`` sections; this module only turns them into columns. Each attribute is drawn from
+its own stream of the cohort (:class:`~sim.core.streams.CohortDraws`), so firm *k* of a cohort
+gets the same attributes however many firms the cohort has.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from scipy.special import expit, logit, ndtr, ndtri
 
 from sim.core.firms import MAX_DEBT_RATIO, blank
 from sim.core.scenario import Dynamics, Population, SizeTilted
+from sim.core.streams import CohortDraws
 
 
 def heavy_tailed_revenue(
@@ -45,28 +48,30 @@ def _size_tilted(rng: np.random.Generator, trait: SizeTilted, log_rel_size: np.n
 
 
 def synthesise(
-    rng: np.random.Generator,
-    n: int,
+    draws: CohortDraws,
+    ids: np.ndarray,
     pop: Population,
     dyn: Dynamics,
     year: int,
-    first_id: int,
     newborn: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Columns for ``n`` firms observed at the end of ``year``.
+    """Columns for the firms ``ids`` observed at the end of ``year``.
 
     ``newborn`` firms (entrants) are age 0, small (the entrant revenue distribution), with no
     history, IP, equity or certificates; initial firms carry a consistent history instead.
     """
-    f = blank(n, first_id, year)
+    n = len(ids)
+    f = blank(ids, year)
     if newborn:
-        revenue = dyn.entrant_revenue_median * np.exp(dyn.entrant_revenue_sigma * rng.standard_normal(n))
+        revenue = dyn.entrant_revenue_median * np.exp(
+            dyn.entrant_revenue_sigma * draws("revenue").standard_normal(n)
+        )
         age = np.zeros(n, dtype=np.int32)
     else:
         revenue = heavy_tailed_revenue(
-            rng, n, pop.revenue_median, pop.revenue_sigma, pop.tail_share, pop.tail_alpha
+            draws("revenue"), n, pop.revenue_median, pop.revenue_sigma, pop.tail_share, pop.tail_alpha
         )
-        age = rng.geometric(1.0 / pop.age_mean, n).astype(np.int32)
+        age = draws("age").geometric(1.0 / pop.age_mean, n).astype(np.int32)
     log_rel = np.log(revenue / pop.revenue_median)
     f["age"] = age
     f["born_year"] = year - age
@@ -75,19 +80,21 @@ def synthesise(
         f["revenue_prev"] = revenue
         f["revenue_prev2"] = revenue
     else:
-        g1 = np.exp(dyn.growth_drift + dyn.growth_scale * rng.laplace(size=n))
-        g2 = np.exp(dyn.growth_drift + dyn.growth_scale * rng.laplace(size=n))
+        g1 = np.exp(dyn.growth_drift + dyn.growth_scale * draws("g1").laplace(size=n))
+        g2 = np.exp(dyn.growth_drift + dyn.growth_scale * draws("g2").laplace(size=n))
         f["revenue_prev"] = revenue / g1
         f["revenue_prev2"] = revenue / g1 / g2
-    f["main_share"] = rng.beta(pop.main_share_a, pop.main_share_b, n)
+    f["main_share"] = draws("main_share").beta(pop.main_share_a, pop.main_share_b, n)
 
     above = revenue >= pop.above_scale_revenue
     p_perf = np.where(above, pop.rd_performer_share_above_scale, pop.rd_performer_share)
-    performer = rng.random(n) < p_perf
-    intensity = pop.rd_intensity_median * np.exp(pop.rd_intensity_sigma * rng.standard_normal(n))
+    performer = draws("performer").random(n) < p_perf
+    intensity = pop.rd_intensity_median * np.exp(
+        pop.rd_intensity_sigma * draws("intensity").standard_normal(n)
+    )
     propensity = np.where(performer, np.minimum(intensity, 1.0), 0.0)
     f["rd_propensity"] = propensity
-    noise = np.exp(dyn.rd_noise * rng.standard_normal((3, n)) - 0.5 * dyn.rd_noise**2)
+    noise = np.exp(dyn.rd_noise * draws("rd_noise").standard_normal((n, 3)).T - 0.5 * dyn.rd_noise**2)
     f["rd"] = propensity * revenue * noise[0]
     f["rd_prev"] = np.zeros(n) if newborn else propensity * f["revenue_prev"] * noise[1]
     f["rd_prev2"] = np.zeros(n) if newborn else propensity * f["revenue_prev2"] * noise[2]
@@ -95,7 +102,7 @@ def synthesise(
     f["rd_stock"] = f["rd"] if newborn else f["rd"] / dyn.rd_depreciation
     f["rd_staff_share"] = np.clip(dyn.rd_staff_per_intensity * f["rd"] / revenue, 0.0, 1.0)
     f["revenue_per_employee"] = pop.revenue_per_employee * np.exp(
-        pop.revenue_per_employee_sigma * rng.standard_normal(n)
+        pop.revenue_per_employee_sigma * draws("revenue_per_employee").standard_normal(n)
     )
     f["employees"] = np.maximum(1, np.rint(revenue / f["revenue_per_employee"])).astype(np.int32)
 
@@ -104,33 +111,43 @@ def synthesise(
         grants = dyn.patent_scale * f["rd_stock"] ** dyn.patent_elasticity
         life1 = np.minimum(age, 1.0 / max(dyn.class1_lapse, 1e-9))
         life2 = np.minimum(age, 1.0 / max(dyn.class2_lapse, 1e-9))
-        f["class1_ip"] = rng.poisson(grants * dyn.class1_share * life1)
-        f["class2_ip"] = rng.poisson(grants * (1.0 - dyn.class1_share) * life2)
-        niche = rng.geometric(max(dyn.niche_switch_rate, 1e-9), n)
+        f["class1_ip"] = draws("class1_ip").poisson(grants * dyn.class1_share * life1)
+        f["class2_ip"] = draws("class2_ip").poisson(grants * (1.0 - dyn.class1_share) * life2)
+        niche = draws("niche").geometric(max(dyn.niche_switch_rate, 1e-9), n)
         f["niche_years"] = np.minimum(age, niche)
-        raised = rng.random(n) < pop.equity_3y_share
-        amount = dyn.equity_amount_median * np.exp(dyn.equity_amount_sigma * rng.standard_normal(n))
-        when = rng.integers(0, 3, n)
+        raised = draws("raised").random(n) < pop.equity_3y_share
+        amount = dyn.equity_amount_median * np.exp(
+            dyn.equity_amount_sigma * draws("amount").standard_normal(n)
+        )
+        when = draws("when").integers(0, 3, n)
         for k, col in enumerate(("equity", "equity_prev", "equity_prev2")):
             f[col] = np.where(raised & (when == k), amount, 0.0)
 
     main_revenue = revenue * f["main_share"]
-    niche_market = pop.niche_market_median * np.exp(pop.niche_market_sigma * rng.standard_normal(n))
+    niche_market = pop.niche_market_median * np.exp(
+        pop.niche_market_sigma * draws("niche_market").standard_normal(n)
+    )
     f["niche_market"] = np.maximum(niche_market, main_revenue)
-    f["debt_mean"] = np.clip(pop.debt_ratio_mean + pop.debt_ratio_sd * rng.standard_normal(n), 0, 1)
-    f["debt_ratio"] = np.clip(f["debt_mean"] + dyn.debt_sd * rng.standard_normal(n), 0.0, MAX_DEBT_RATIO)
-    f["margin_mean"] = pop.net_margin_mean + pop.net_margin_sd * rng.standard_normal(n)
-    f["net_margin"] = f["margin_mean"] + dyn.margin_sd * rng.standard_normal(n)
+    f["debt_mean"] = np.clip(
+        pop.debt_ratio_mean + pop.debt_ratio_sd * draws("debt_mean").standard_normal(n), 0, 1
+    )
+    f["debt_ratio"] = np.clip(
+        f["debt_mean"] + dyn.debt_sd * draws("debt_ratio").standard_normal(n), 0.0, MAX_DEBT_RATIO
+    )
+    f["margin_mean"] = pop.net_margin_mean + pop.net_margin_sd * draws("margin_mean").standard_normal(n)
+    f["net_margin"] = f["margin_mean"] + dyn.margin_sd * draws("net_margin").standard_normal(n)
 
-    has_inst = rng.random(n) < 1.0 - np.exp(-f["rd"] / pop.rd_institution_scale)
-    level = 1 + _categorical(rng, pop.rd_institution_levels, n)
+    has_inst = draws("has_inst").random(n) < 1.0 - np.exp(-f["rd"] / pop.rd_institution_scale)
+    level = 1 + _categorical(draws("rd_institution_level"), pop.rd_institution_levels, n)
     f["rd_institution"] = np.where(has_inst & ~np.bool_(newborn), level, 0)
-    f["digital_level"] = _categorical(rng, pop.digital_levels, n)
-    f["chain_position"] = _categorical(rng, pop.chain_positions, n)
-    f["quality_items"] = rng.poisson(pop.quality_items_mean, n)
-    f["distinctiveness"] = rng.beta(pop.distinctiveness_a, pop.distinctiveness_b, n)
-    f["high_tech_revenue_share"] = rng.beta(pop.high_tech_revenue_a, pop.high_tech_revenue_b, n)
-    f["new_product_ratio"] = rng.beta(pop.new_product_a, pop.new_product_b, n)
+    f["digital_level"] = _categorical(draws("digital_level"), pop.digital_levels, n)
+    f["chain_position"] = _categorical(draws("chain_position"), pop.chain_positions, n)
+    f["quality_items"] = draws("quality_items").poisson(pop.quality_items_mean, n)
+    f["distinctiveness"] = draws("distinctiveness").beta(pop.distinctiveness_a, pop.distinctiveness_b, n)
+    f["high_tech_revenue_share"] = draws("high_tech_revenue_share").beta(
+        pop.high_tech_revenue_a, pop.high_tech_revenue_b, n
+    )
+    f["new_product_ratio"] = draws("new_product_ratio").beta(pop.new_product_a, pop.new_product_b, n)
     for trait in ("strategic_emerging", "mgmt_cert", "own_brand", "listed", "standard_drafted"):
-        f[trait] = _size_tilted(rng, getattr(pop, trait), log_rel)
+        f[trait] = _size_tilted(draws(trait), getattr(pop, trait), log_rel)
     return f

@@ -192,8 +192,14 @@ def binomial_quantile(u: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
     big = np.flatnonzero(nv * p >= MODE_START)
     if len(big):
         kb, nb = k[big], nv[big]
-        cdf[big] = bdtr(kb, nb, p)
-        logpmf = gammaln(nb + 1) - gammaln(kb + 1) - gammaln(nb - kb + 1) + kb * np.log(p) + (nb - kb) * np.log1p(-p)
+        cdf[big] = bdtr(kb, nb.astype(np.int64), p)
+        logpmf = (
+            gammaln(nb + 1)
+            - gammaln(kb + 1)
+            - gammaln(nb - kb + 1)
+            + kb * np.log(p)
+            + (nb - kb) * np.log1p(-p)
+        )
         pmf[big] = np.exp(logpmf)
     odds = p / (1.0 - p)
     k, cdf = _search(

@@ -127,5 +127,5 @@ class Award(Lever, id="award", order=10, config=AwardConfig, traits={AWARD}):
                     )
         demand = Demand.concat(self.id, parts)
         paid = ctx.settle(demand, lever.budget)
-        rows = s.row_of_id[demand.firm_id]
+        rows = s.rows_of(demand.firm_id)
         np.add.at(s["liquidity_bonus"], rows, lever.liquidity_share * paid)

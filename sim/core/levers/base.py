@@ -16,9 +16,10 @@ import numpy as np
 from pydantic import Field
 
 from sim.core.firms import FirmState
-from sim.core.ledger import NO_TIER, Budget, Commitments, Demand, Ledger
+from sim.core.ledger import NO_TIER, Budget, Commitments, Demand, Ledger, occurrence
 from sim.core.rules import RuleSet
 from sim.core.schema import Section
+from sim.core.streams import YearDraws
 from sim.core.vocab import PAYING_LEVELS, TIER_IDS, PayingLevel
 
 # Traits a lever may declare; analyses select levers by trait, never by id.
@@ -63,7 +64,7 @@ class Context:
     commitments: Commitments
     year: int = 0
     certified: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # tier -> new/renewed rows
-    rng: np.random.Generator | None = None
+    draws: YearDraws | None = None
 
     def at_or_above(self, s: FirmState, tier: str | None) -> np.ndarray:
         """Holds ``tier`` or a tier that requires it (a lever's "tier ≥ X" condition)."""
@@ -113,13 +114,14 @@ class Context:
         They are marked committed: what was promised is paid before new demand when a cap binds.
         """
         due, review = self.commitments.due(lever, self.year)
-        alive = s.row_of_id[due.firm_id] >= 0
-        passed = ~review | (self.rng.random(len(review)) < pass_probability)
+        alive = s.rows_of(due.firm_id) >= 0
+        u = self.draws.uniform(f"review.{lever}", due.firm_id, occurrence(due.firm_id))
+        passed = ~review | (u < pass_probability)
         return due.select(alive & passed).as_committed()
 
     def settle(self, demand: Demand, budget: Budget) -> np.ndarray:
         """Let the budget ration this year's demand; record and return what is paid."""
-        return self.ledger.settle(self.year, demand, budget, self.rng)
+        return self.ledger.settle(self.year, demand, budget, self.draws)
 
 
 def level_codes(level: str, n: int) -> np.ndarray:

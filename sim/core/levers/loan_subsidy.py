@@ -47,7 +47,7 @@ class LoanSubsidy(Lever, id="loan_subsidy", order=40, config=LoanSubsidyConfig):
         eligible = ctx.at_or_above(s, lever.min_tier)
         if lever.above_scale_only:
             eligible &= s["revenue"] >= ctx.above_scale_revenue
-        rows = np.flatnonzero(eligible & (ctx.rng.random(s.n) < lever.borrower_share))
+        rows = np.flatnonzero(eligible & (ctx.draws.uniform("borrower", s["firm_id"]) < lever.borrower_share))
         loan = lever.loan_to_revenue * s["revenue"][rows]
         if lever.max_loan is not None:
             loan = np.minimum(loan, lever.max_loan)

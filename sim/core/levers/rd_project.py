@@ -54,9 +54,9 @@ class RdProject(Lever, id="rd_project", order=60, config=RdProjectConfig, traits
         strongest = cand[np.argsort(-s["rd_stock"][cand], kind="stable")]
         city = strongest[: lever.city_projects_per_year]
         city_amount = np.minimum(lever.city_amount_max, lever.city_amount_share_of_rd * s["rd"][city])
-        wins = cand[ctx.rng.random(len(cand)) < lever.higher_projects_rate]
+        wins = cand[ctx.draws.uniform("higher_project", s["firm_id"][cand]) < lever.higher_projects_rate]
         grant = lever.higher_amount_median * np.exp(
-            lever.higher_amount_sigma * ctx.rng.standard_normal(len(wins))
+            lever.higher_amount_sigma * ctx.draws.normal("higher_grant", s["firm_id"][wins])
         )
         match = lever.match_ratio * grant
         if lever.match_cap is not None:

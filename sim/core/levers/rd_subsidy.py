@@ -69,7 +69,7 @@ class RdSubsidy(Lever, id="rd_subsidy", order=30, config=RdSubsidyConfig, traits
         """Post-subsidy of last year's R&D (eligibility judged on last year's accounts)."""
         lever = self.config
         eligible, base = self.claim(s, ctx, s["revenue_prev"])
-        eligible &= ctx.rng.random(s.n) < lever.take_up
+        eligible &= ctx.draws.uniform("take_up.rd_subsidy", s["firm_id"]) < lever.take_up
         rows = np.flatnonzero(eligible & (base > 0))  # base > 0 implies last year's R&D > 0
         amount = np.minimum(lever.rate * base[rows], lever.cap_per_firm)
         demand = ctx.demand(s, self.id, lever.level, rows, amount, s["rd_prev"][rows])

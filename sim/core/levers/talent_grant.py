@@ -59,11 +59,19 @@ class TalentGrant(Lever, id="talent_grant", order=50, config=TalentGrantConfig):
         hires = []
         for ttype in lever.types:
             rate = ttype.hires_per_100_employees * s["employees"] / 100.0
-            hires.append(np.where(ctx.at_or_above(s, ttype.min_tier), ctx.rng.poisson(rate), 0))
+            hires.append(
+                np.where(
+                    ctx.at_or_above(s, ttype.min_tier),
+                    ctx.draws.poisson(f"hires.{ttype.id}", s["firm_id"], rate),
+                    0,
+                )
+            )
         counts = np.stack(hires) if hires else np.zeros((0, s.n), dtype=np.int64)
         total = int(counts.sum())
         if lever.max_grants_per_year is not None and total > lever.max_grants_per_year:
-            flat = ctx.rng.multivariate_hypergeometric(counts.ravel(), lever.max_grants_per_year)
+            # a capped lottery couples the applicants anyway: its own stream, shifting no other
+            lottery = ctx.draws.generator("talent_cap")
+            flat = lottery.multivariate_hypergeometric(counts.ravel(), lever.max_grants_per_year)
             counts = flat.reshape(counts.shape)
         parts = [ctx.due(s, self.id, 1.0)]
         for ttype, count in zip(lever.types, counts, strict=True):
@@ -79,7 +87,7 @@ class TalentGrant(Lever, id="talent_grant", order=50, config=TalentGrantConfig):
         demand = Demand.concat(self.id, parts)
         paid = ctx.settle(demand, lever.budget)
         # Only funded R&D hires count: for patent productivity, and (new ones) for staff share.
-        rows = s.row_of_id[demand.firm_id]
+        rows = s.rows_of(demand.firm_id)
         funded_rd = (paid > 0) & demand.rd_hire
         np.add.at(s["talent_active"], rows, funded_rd.astype(np.int32))
         new_hire = funded_rd & ~demand.committed
