@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SCENARIO ?= scenarios/baseline.toml
+SCENARIO ?= scenarios/yuyao-2024.toml
 
 .PHONY: run test lint bench clean
 

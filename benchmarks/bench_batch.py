@@ -20,7 +20,7 @@ from sim.batch.design import expand
 from sim.batch.runner import BatchOptions, run_batch
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = ROOT / "scenarios" / "baseline.toml"
+BASELINE = ROOT / "scenarios" / "economies" / "baseline.toml"
 
 
 def timed_batch(runs: int, workers: int, seed: int) -> float:

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "scenarios" / "baseline.toml"
+SCENARIO = ROOT / "scenarios" / "economies" / "baseline.toml"
 TAG = "BENCH-RESULT "  # prefix of the JSON line a child prints for its parent
 
 # Goals of the scale issue, checked at the largest size.

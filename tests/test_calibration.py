@@ -110,5 +110,5 @@ def test_bad_calibration_files_name_file_and_key(tmp_path):
 
 def test_shipped_calibration_validates():
     cal, scenario = load_calibration(ROOT / "experiments" / "calibrate-yuyao.toml")
-    assert isinstance(cal, Calibration) and scenario.name == "yuyao-2024.toml"
+    assert isinstance(cal, Calibration) and scenario.name == "yuyao.toml"
     assert {t.use for t in cal.targets} == {"fit", "check"}

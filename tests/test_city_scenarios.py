@@ -49,7 +49,7 @@ def test_yuyao_rd_post_subsidy_lands_near_the_reported_total():
 
 def test_jiaxing_certifies_more_firms_than_the_baseline_over_20_paired_seeds():
     jiaxing = ROOT / "scenarios" / "jiaxing-2021.toml"
-    baseline = ROOT / "scenarios" / "baseline.toml"
+    baseline = ROOT / "scenarios" / "economies" / "baseline.toml"
     same_calendar = ["run.start_year=2021", "run.years=7"]
     small = ["population.firms=2500"]
     diffs = []

@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.analysis.compare import compare_summary
+from sim.analysis.compare import compare_summary, plan
 from sim.analysis.runs import batch_index
 from sim.analysis.stats import mean_interval, ratio_interval
 from sim.batch.design import design_points, expand
 from sim.batch.runner import BatchOptions, run_batch
 from sim.core.errors import InputError
-from sim.io.experiment_file import load_experiment
+from sim.io.experiment_file import Arm, load_experiment
 from sim.io.run_store import RUNS_DIR as RUNS
 from tests.conftest import BASELINE, ROOT
 
@@ -34,21 +34,26 @@ def tiny_copy(tmp_path: Path, name: str, extra: str = "") -> Path:
     return path
 
 
-def test_identical_scenarios_differ_by_exactly_zero(tmp_path):
-    a = tiny_copy(tmp_path, "a")
+def test_identical_packages_differ_by_exactly_zero(tmp_path):
+    economy = tiny_copy(tmp_path, "economy")
     # a zero award changes the resolved scenario (separate runs) but not the history
-    b = tiny_copy(tmp_path, "b", '[levers.award]\nitems = [{tier = "srdi", level = "city", amount = 0}]\n')
-    specs = expand([a, b], 6, seed=3)
+    zero = tmp_path / "zero.toml"
+    zero.write_text(
+        '[meta]\nname = "zero"\n[levers.award]\nitems = [{tier = "srdi", level = "city", amount = 0}]\n'
+    )
+    the_plan = plan([Arm("zero", economy, zero)])
+    specs = expand(the_plan.arms, 6, seed=3)
     keys = run_batch(specs, tmp_path / "out", BatchOptions(workers=1, progress=False))
-    assert len(set(keys)) == 12, "separate runs for the two scenarios"
-    summary = compare_summary(tmp_path / "out", batch_index(specs, keys), ["a", "b"])
-    extra = summary[summary["metric"] == "additional"]
-    assert len(extra) == 7
-    assert (extra[["mean", "ci_low", "ci_high", "lo95", "hi95"]].to_numpy() == 0).all()
+    assert len(set(keys)) == 12, "separate runs for the package and the no-policy counterfactual"
+    summary = compare_summary(tmp_path / "out", batch_index(specs, keys), the_plan)
+    extra = summary[summary["metric"].isin(["additional", "additional_first"])]
+    assert len(extra) == 7 * 4 + 7  # per tier: 4 years (initial row + 3) of stock, and first certifications
+    assert (extra[["mean", "ci_low", "ci_high", "p05", "p95"]].to_numpy() == 0).all()
 
 
 def test_replication_i_has_the_same_seed_in_every_scenario():
-    specs = expand([BASELINE, ROOT / "scenarios" / "jiaxing-2021.toml"], 4, seed=9)
+    arms = [Arm("base", BASELINE), Arm("jiaxing", ROOT / "scenarios" / "jiaxing-2021.toml")]
+    specs = expand(arms, 4, seed=9)
     by = pd.DataFrame([s.__dict__ for s in specs]).pivot(index="replication", columns="label", values="seed")
     assert (by.nunique(axis=1) == 1).all() and by.iloc[:, 0].is_unique
 
@@ -59,8 +64,8 @@ def test_mean_interval_matches_student_t_and_percentiles():
     lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
     assert got["mean"] == pytest.approx(6.0)
     assert got["ci_low"] == pytest.approx(lo) and got["ci_high"] == pytest.approx(hi)
-    assert got["lo95"] == pytest.approx(np.percentile(x, 2.5))
-    assert got["hi95"] == pytest.approx(np.percentile(x, 97.5))
+    assert got["p05"] == pytest.approx(np.percentile(x, 5))
+    assert got["p95"] == pytest.approx(np.percentile(x, 95))
     assert mean_interval(np.full(5, 2.0))["ci_low"] == 2.0
 
 
@@ -92,8 +97,8 @@ def test_shipped_experiments_validate():
     for path in sorted((ROOT / "experiments").glob("*.toml")):
         if path.name.startswith("calibrate-"):  # calibration files: tests/test_calibration.py
             continue
-        exp, scenarios = load_experiment(path)
-        assert scenarios and all(p.is_file() for p in scenarios)
+        exp, arms = load_experiment(path)
+        assert arms and all(a.scenario.is_file() and (a.package is None or a.package.is_file()) for a in arms)
     exp, _ = load_experiment(ROOT / "experiments" / "award-size-sweep.toml")
     points = design_points(exp.design)
     assert len(points) == 16 and points[0][0][0] == "levers.award.items[3].amount"
@@ -164,7 +169,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
 
 def test_dask_backend_gives_the_same_numbers_as_local_processes(tmp_path):
     pytest.importorskip("dask.distributed")
-    specs = expand([BASELINE], 4, seed=5, points=[(("population.firms", 300.0),)], years=3)
+    specs = expand([Arm("base", BASELINE)], 4, seed=5, points=[(("population.firms", 300.0),)], years=3)
     local = run_batch(specs, tmp_path / "local", BatchOptions(workers=2, progress=False))
     dask = run_batch(specs, tmp_path / "dask", BatchOptions(workers=2, backend="dask", progress=False))
     assert local == dask
@@ -175,11 +180,10 @@ def test_dask_backend_gives_the_same_numbers_as_local_processes(tmp_path):
 
 
 def test_compare_command_writes_summary_and_plots(tmp_path):
-    a, b = (
-        tiny_copy(tmp_path, "base"),
-        tiny_copy(
-            tmp_path, "award", '[levers.award]\nitems = [{tier = "srdi", level = "city", amount = 50}]\n'
-        ),
+    economy = tiny_copy(tmp_path, "economy")
+    award = tmp_path / "award.toml"
+    award.write_text(
+        '[meta]\nname = "award"\n[levers.award]\nitems = [{tier = "srdi", level = "city", amount = 50}]\n'
     )
     out = tmp_path / "cmp"
     result = subprocess.run(
@@ -188,8 +192,9 @@ def test_compare_command_writes_summary_and_plots(tmp_path):
             "-m",
             "sim.app.cli",
             "compare",
-            str(a),
-            str(b),
+            "--economy",
+            str(economy),
+            str(award),
             "--reps",
             "6",
             "--workers",
@@ -203,19 +208,14 @@ def test_compare_command_writes_summary_and_plots(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert "versus base" in result.stdout
-    summary = pd.read_csv(out / "summary.csv")
-    assert {
-        "stock",
-        "cost",
-        "additional",
-        "cost_per_additional",
-        "deadweight_share",
-        "rd_induced_per_wan",
-    } <= set(summary["metric"])
-    dead = summary[(summary.metric == "deadweight_share")].iloc[0]
+    assert "vs no-policy" in result.stdout
+    summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig")
+    assert {"stock", "cost", "additional", "additional_first", "deadweight_count", "deadweight_money"} <= set(
+        summary["metric"]
+    )
+    dead = summary[(summary.metric == "deadweight_count")].iloc[0]
     assert 0.0 <= dead["mean"] <= 1.0
-    for name in ("tiers_bands", "budget_by_lever", "pyramid", "cost_per_additional"):
+    for name in ("tiers_bands", "budget_by_level", "pyramid", "cost_per_additional"):
         assert (out / f"{name}.png").is_file() and (out / f"{name}.svg").is_file()
 
 

@@ -76,7 +76,9 @@ def test_little_giant_that_loses_srdi_at_review_loses_little_giant(small_overrid
     model = open_model(BASELINE, small_overrides, rng=1)
     year = _holder_due_for_review(model)
     model.firms["rd"][0] = 0.0  # fails SRDI's R&D conditions at review
-    flows = run_cycle(model.firms, model.rules, _features(model, year), year, {}, {}, {}, model.streams.year(year))
+    flows = run_cycle(
+        model.firms, model.rules, _features(model, year), year, {}, {}, {}, model.streams.year(year)
+    )
     assert not model.firms["held_srdi"][0]
     assert not model.firms["held_little_giant"][0]
     assert flows.counts["little_giant"]["removed"] >= 1

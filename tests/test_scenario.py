@@ -50,5 +50,5 @@ def test_extends_cycle_and_missing_parent_are_errors(tmp_path):
         load_raw(a)
     c = tmp_path / "c.toml"
     c.write_text('extends = "gone.toml"\n')
-    with pytest.raises(InputError, match="parent 'gone.toml' not found"):
+    with pytest.raises(InputError, match="extends: file 'gone.toml' not found"):
         load_raw(c)

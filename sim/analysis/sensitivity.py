@@ -44,7 +44,7 @@ from sim.batch.design import expand
 from sim.batch.runner import BatchOptions, RunSpec, run_batch
 from sim.core.errors import InputError
 from sim.core.vocab import TIER_IDS
-from sim.io.experiment_file import SweptParameter, load_experiment
+from sim.io.experiment_file import Arm, SweptParameter, load_experiment
 from sim.io.files import file_hash
 from sim.io.run_store import load_table
 
@@ -96,10 +96,10 @@ def run_sensitivity(
     Writes ``indices.csv``/``.parquet`` and ``points.parquet`` into the output folder and
     returns the result and that folder; the caller draws the chart and writes the manifest.
     """
-    exp, scenarios = load_experiment(experiment)
+    exp, arms = load_experiment(experiment)
     meta, params = exp.experiment, exp.design.parameters
     samples = samples if samples is not None else DEFAULT_SAMPLES[method]
-    _check(experiment, scenarios, params, method, samples, levels)
+    _check(experiment, arms, params, method, samples, levels)
     outcomes = list(meta.outcomes) or list(DEFAULT_OUTCOMES)
     _check_outcomes(experiment, outcomes)
     reps = replications or meta.replications
@@ -108,11 +108,11 @@ def run_sensitivity(
     x = draw(problem, method, samples, levels, exp.design.seed)
     points = [_point(params, row) for row in x]
     paired = any(o.startswith(COST_PREFIX) for o in outcomes)
-    specs, arms = build_specs(scenarios[0], points, reps, meta.seed, meta.years, paired)
+    specs, roles = build_specs(arms[0], points, reps, meta.seed, meta.years, paired)
     out = out or Path("results") / f"{meta.name}-{method}"
     keys = run_batch(specs, out, options)
 
-    table = point_outcomes(out, arms, keys, outcomes, len(points))
+    table = point_outcomes(out, roles, keys, outcomes, len(points))
     table.insert(0, "point", range(len(points)))
     for k, param in enumerate(params):
         table.insert(1 + k, f"param.{param.path}", [point[k][1] for point in points])
@@ -139,10 +139,10 @@ def run_sensitivity(
 
 
 def _check(
-    path: str, scenarios: list[Path], params: list[SweptParameter], method: str, samples: int, levels: int
+    path: str, arms: list[Arm], params: list[SweptParameter], method: str, samples: int, levels: int
 ) -> None:
     """Reject what SALib would fail on (or silently bias) before any run starts."""
-    if len(scenarios) != 1:
+    if len(arms) != 1:
         raise InputError(f"{path}: experiment.scenarios: sensitivity takes exactly one scenario")
     if not params:
         raise InputError(f"{path}: design.parameters: sensitivity needs at least one parameter")
@@ -195,7 +195,7 @@ def _point(params: list[SweptParameter], row: np.ndarray) -> tuple[tuple[str, fl
 
 
 def build_specs(
-    scenario: Path,
+    arm: Arm,
     points: list[tuple[tuple[str, float], ...]],
     replications: int,
     seed: int,
@@ -209,7 +209,7 @@ def build_specs(
     specs: list[RunSpec] = []
     rows = []
     for k, point in enumerate(points):
-        for spec in expand([scenario], replications, seed, [point], years, labels=[f"point-{k}"]):
+        for spec in expand([replace(arm, label=f"point-{k}")], replications, seed, [point], years):
             specs.append(spec)
             rows.append((k, spec.replication, "levers"))
             if paired:

@@ -1,7 +1,7 @@
 """Interval statistics shared by every analysis of replicated runs.
 
-* ``lo95``/``hi95`` — the 2.5th and 97.5th percentiles over replications: where 95 % of
-  outcomes fall (the uncertainty a planner faces in one realisation);
+* ``p05``/``p95`` — the 5th and 95th percentiles over replications: where 90 % of outcomes
+  fall (the uncertainty a planner faces in one realisation);
 * ``ci_low``/``ci_high`` — the 95 % confidence interval of the mean (Student t over
   replications; for ratios a paired percentile bootstrap with a fixed seed).
 """
@@ -15,7 +15,7 @@ BOOTSTRAP = 2000
 
 
 def mean_interval(values: np.ndarray, level: float = 0.95) -> dict[str, float]:
-    """Mean, t confidence interval of the mean, and the 2.5–97.5 % spread of ``values``."""
+    """Mean, t confidence interval of the mean, and the 5–95 % spread of ``values``."""
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     mean = float(x.mean()) if n else np.nan
@@ -23,13 +23,13 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> dict[str, float]:
         half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
     else:
         half = 0.0 if n else np.nan
-    lo, hi = np.percentile(x, [2.5, 97.5]) if n else (np.nan, np.nan)
+    lo, hi = np.percentile(x, [5, 95]) if n else (np.nan, np.nan)
     return {
         "mean": mean,
         "ci_low": mean - half,
         "ci_high": mean + half,
-        "lo95": float(lo),
-        "hi95": float(hi),
+        "p05": float(lo),
+        "p95": float(hi),
         "n": n,
     }
 

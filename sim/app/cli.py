@@ -39,23 +39,17 @@ def _run(args: argparse.Namespace) -> int:
     paths = write_tables(model, out, ledger_firms=args.ledger == "firms")
     name, names = scenario.meta.name, TierNames(model.rules)
     tiers = pd.read_parquet(paths["tiers.parquet"])
-    for chart, draw in (
-        (
-            "tiers.png",
-            lambda tmp: plot_tiers(tiers, names, tmp, f"{name}: firms per tier (seed {args.seed})"),
-        ),
-        (
-            "budget.png",
-            lambda tmp: plot_budget(
-                pd.read_parquet(paths["ledger.parquet"]),
-                list(range(scenario.run.start_year, model.year + 1)),
-                tmp,
-                f"{name}: spend by lever",
-            ),
-        ),
-    ):
-        paths[chart] = out / chart
-        atomic_write(paths[chart], draw)
+    paths["tiers.png"] = out / "tiers.png"
+    title = f"{name}: firms per tier (seed {args.seed})"
+    atomic_write(paths["tiers.png"], lambda tmp: plot_tiers(tiers, names, tmp, title))
+    ledger = pd.read_parquet(paths["ledger.parquet"])
+    years = list(range(scenario.run.start_year, model.year + 1))
+    budget = out / "budget.png"
+    budget.unlink(missing_ok=True)  # no chart of no payments: a stale one must not stay either
+    if len(ledger) and ledger["amount_wan"].any():
+        paths["budget.png"] = budget
+        title = f"{name}: spend by lever and paying level"
+        atomic_write(budget, lambda tmp: plot_budget(ledger, years, tmp, title))
     info = manifest(model, args.scenario, args.seed, command_line(), time.perf_counter() - started)
     paths["manifest.json"] = write_manifest(info, out)
     for tier, want in scenario.certification.initial.items():
@@ -77,7 +71,10 @@ def _run(args: argparse.Namespace) -> int:
     spend = model.policy.ledger.total()
     if spend > 0:
         print(f"  spend {spend:,.1f} 万元 over {scenario.run.years} years")
-    print(f"charts:  {paths['tiers.png']}, {paths['budget.png']}")
+    charts = [str(paths[c]) for c in ("tiers.png", "budget.png") if c in paths]
+    print(
+        f"charts:  {', '.join(charts)}" + ("" if "budget.png" in paths else " (no payments: no budget chart)")
+    )
     return 0
 
 
@@ -120,60 +117,86 @@ def _is_experiment(path: str) -> bool:
         return False
 
 
-def _labels(paths: list[Path]) -> list[str]:
-    """Scenario labels: file stems, made unique."""
-    labels: list[str] = []
-    for path in paths:
-        label, k = path.stem, 2
-        while label in labels:
-            label, k = f"{path.stem}-{k}", k + 1
-        labels.append(label)
-    return labels
+def _compare_arms(args: argparse.Namespace):
+    """The compared arms, replications, seed, years, reference and name, from files or an experiment."""
+    from sim.io.experiment_file import Arm, load_experiment, unique_labels
+    from sim.io.files import file_hash
+
+    extra: dict = {}
+    versus = args.versus
+    if len(args.files) == 1 and args.economy is None and _is_experiment(args.files[0]):
+        exp, arms = load_experiment(args.files[0])
+        meta = exp.experiment
+        reps = meta.replications if args.reps is None else args.reps
+        seed = meta.seed if args.seed is None else args.seed
+        years = meta.years if args.years is None else args.years
+        versus = versus or meta.versus
+        extra["experiment"] = {"path": args.files[0], "sha256": file_hash(args.files[0])}
+        name = meta.name
+    else:
+        if args.economy is not None:
+            economy = Path(args.economy).resolve()
+            arms = [Arm(Path(p).stem, economy, Path(p).resolve()) for p in args.files]
+        else:
+            arms = [Arm(Path(p).stem, Path(p).resolve()) for p in args.files]
+        arms = unique_labels(arms)
+        reps, seed, years = (100 if args.reps is None else args.reps), args.seed or 0, args.years
+        name = "compare-" + "-".join(arm.label for arm in arms)
+    if versus is not None and Path(versus).is_file() and Path(versus).stem not in {a.label for a in arms}:
+        # a package (or scenario) named only as the reference joins the comparison
+        first = arms[0]
+        path = Path(versus).resolve()
+        arms = unique_labels(
+            [
+                *arms,
+                Arm(path.stem, first.scenario if first.package else path, path if first.package else None),
+            ]
+        )
+        versus = path.stem
+    elif versus is not None and Path(versus).is_file():
+        versus = Path(versus).stem
+    return arms, reps, seed, years, versus, name, extra
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.analysis.compare import compare_summary, print_table
+    from sim.analysis import compare as cmp
     from sim.analysis.runs import batch_index
     from sim.batch.design import expand
-    from sim.io.experiment_file import load_experiment
-    from sim.io.files import file_hash, load_scenario
+    from sim.io.results import write_csv
     from sim.plots.charts import plot_folder
 
     started = time.perf_counter()
-    extra: dict = {}
-    if len(args.scenarios) == 1 and _is_experiment(args.scenarios[0]):
-        exp, paths = load_experiment(args.scenarios[0])
-        reps = args.reps or exp.experiment.replications
-        seed = exp.experiment.seed if args.seed is None else args.seed
-        years = args.years or exp.experiment.years
-        extra["experiment"] = {"path": args.scenarios[0], "sha256": file_hash(args.scenarios[0])}
-        name = exp.experiment.name
-    else:
-        paths = [Path(p).resolve() for p in args.scenarios]
-        reps, seed, years = args.reps or 100, args.seed or 0, args.years
-        name = "compare-" + "-".join(p.stem for p in paths)
-    labels = _labels(paths)
-    scenarios = [load_scenario(p) for p in paths]  # validates every file before any run starts
-    calendars = {(sc.run.start_year, sc.run.years) for sc in scenarios}
-    if len(calendars) > 1 and years is None:
-        print(
-            "note: the scenarios cover different years; differences compare end-of-run states "
-            "(use --years and equal start years to align them)",
-            file=sys.stderr,
-        )
+    arms, reps, seed, years, versus, name, extra = _compare_arms(args)
+    the_plan = cmp.plan(arms, versus, years)  # every file validated, one economy, before any run
     out = Path(args.out) if args.out else Path("results") / name
-    specs = expand(paths, reps, seed, years=years, labels=labels)
+    specs = expand(the_plan.arms, reps, seed, years=years)
     index = batch_index(specs, _execute(specs, out, args))
     index.to_parquet(out / "index.parquet", index=False)
-    summary = compare_summary(out, index, labels)
-    summary.to_csv(out / "summary.csv", index=False)
+    summary = cmp.compare_summary(out, index, the_plan)
     summary.to_parquet(out / "summary.parquet", index=False)
-    _batch_manifest(
-        "compare", out, specs, {**extra, "labels": labels, "replications": reps, "base_seed": seed}, started
-    )
-    print(print_table(summary, labels))
-    written = plot_folder(out)
-    print(f"\nresults: {out}/ (summary.csv, summary.parquet, manifest.json, runs/)")
+    rules = the_plan.rules
+    tables = {
+        "summary.csv": summary,
+        "effects.csv": cmp.effects(summary, rules),
+        "tiers_by_year.csv": cmp.tiers_by_year(summary, rules),
+        "cost_by_year.csv": cmp.cost_by_year(summary),
+        "targets.csv": cmp.targets_table(summary),
+    }
+    for file, table in tables.items():
+        write_csv(table, out / file)
+    info = {
+        **extra,
+        "economy": the_plan.economy.meta.name,
+        "rules": the_plan.economy.run.rules,
+        "labels": the_plan.labels,
+        "reference": the_plan.reference,
+        "replications": reps,
+        "base_seed": seed,
+    }
+    _batch_manifest("compare", out, specs, info, started)
+    print(cmp.print_table(summary, the_plan))
+    written = plot_folder(out, rules)
+    print(f"\nresults: {out}/ ({', '.join(tables)}, summary.parquet, manifest.json, runs/)")
     print(f"plots:   {', '.join(str(p) for p in written)}")
     return 0
 
@@ -319,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ladder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one scenario with one seed and write its results")
-    run.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
+    run.add_argument("scenario", help="scenario TOML file, e.g. scenarios/yuyao-2024.toml")
     run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     run.add_argument("--years", type=int, help="override run.years")
     run.add_argument(
@@ -341,8 +364,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--set", action="append", metavar="KEY=VALUE")
     show.set_defaults(func=_show)
 
-    compare = sub.add_parser("compare", help="replicate scenarios on common random numbers")
-    compare.add_argument("scenarios", nargs="+", help="scenario files, or one experiment file")
+    compare = sub.add_parser(
+        "compare", help="policy packages on one economy against its no-policy counterfactual (paired)"
+    )
+    compare.add_argument(
+        "files",
+        nargs="+",
+        help="packages (with --economy), scenario files on one economy, or one experiment file",
+    )
+    compare.add_argument(
+        "--economy", help="economy file the packages are laid on, e.g. scenarios/economies/yuyao.toml"
+    )
+    compare.add_argument("--versus", help="the reference package (label or file; default: the no-policy run)")
     compare.add_argument("--seed", type=int, help="base seed (default 0)")
     compare.add_argument("--years", type=int, help="override run.years")
     _batch_options(compare)

@@ -7,13 +7,12 @@ replication ``i`` always with the same seed (common random numbers).
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import qmc
 
 from sim.batch.runner import RunSpec, replication_seed
-from sim.io.experiment_file import Design, SweptParameter, point_overrides
+from sim.io.experiment_file import Arm, Design, SweptParameter, point_overrides
 
 
 def design_points(design: Design) -> list[tuple[tuple[str, float], ...]]:
@@ -36,28 +35,27 @@ def _cast(param: SweptParameter, value: float) -> float:
 
 
 def expand(
-    scenarios: list[Path],
+    arms: list[Arm],
     replications: int,
     seed: int,
     points: list[tuple[tuple[str, float], ...]] | None = None,
     years: int | None = None,
-    labels: list[str] | None = None,
 ) -> list[RunSpec]:
-    """Every point × scenario × replication, replication i seeded alike everywhere (CRN)."""
-    labels = labels or [s.stem for s in scenarios]
+    """Every point × arm × replication, replication i seeded alike everywhere (CRN)."""
     specs = []
     for point in points or [()]:
         overrides = tuple(point_overrides(point, years))
-        for scenario, label in zip(scenarios, labels, strict=True):
+        for arm in arms:
             for rep in range(replications):
                 specs.append(
                     RunSpec(
-                        label=label,
-                        scenario=str(scenario),
-                        overrides=overrides,
+                        label=arm.label,
+                        scenario=str(arm.scenario),
+                        overrides=(*arm.overrides, *overrides),
                         replication=rep,
                         seed=replication_seed(seed, rep),
                         params=point,
+                        package=None if arm.package is None else str(arm.package),
                     )
                 )
     return specs

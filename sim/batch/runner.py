@@ -47,7 +47,10 @@ class RunSpec:
     replication: int
     seed: int
     params: tuple[tuple[str, float], ...] = ()
-    panel: bool = False  # also keep a firm-year panel (panel.parquet) for firm-level statistics
+    panel: bool = False
+    package: str | None = (
+        None  # a policy package laid on ``scenario`` (then an economy file)  # also keep a firm-year panel (panel.parquet) for firm-level statistics
+    )
 
     def key(self, resolved_hash: str) -> str:
         """Run key: resolved scenario (after overrides), seed and tables kept — not labels or paths."""
@@ -58,19 +61,19 @@ class RunSpec:
 
 
 @lru_cache(maxsize=64)
-def _load(path: str, overrides: tuple[str, ...]) -> Scenario:
+def _load(path: str, overrides: tuple[str, ...], package: str | None) -> Scenario:
     """Scenarios are frozen, so a worker parses each distinct one once."""
-    return load_scenario(path, list(overrides))
+    return load_scenario(path, list(overrides), package)
 
 
 def keyed(specs: Iterable[RunSpec]) -> list[tuple[str, RunSpec]]:
     """Attach keys, validating each distinct scenario + overrides once."""
-    hashes: dict[tuple[str, tuple[str, ...]], str] = {}
+    hashes: dict[tuple[str, tuple[str, ...], str | None], str] = {}
     out = []
     for spec in specs:
-        ident = (spec.scenario, spec.overrides)
+        ident = (spec.scenario, spec.overrides, spec.package)
         if ident not in hashes:
-            hashes[ident] = scenario_hash(_load(spec.scenario, spec.overrides))
+            hashes[ident] = scenario_hash(_load(*ident))
         out.append((spec.key(hashes[ident]), spec))
     return out
 
@@ -81,7 +84,7 @@ def keyed(specs: Iterable[RunSpec]) -> list[tuple[str, RunSpec]]:
 def simulate(spec: RunSpec, key: str) -> RunResult:
     """Run one spec over its horizon (no Mesa agents: batches read the columns); its tables."""
     started = time.perf_counter()
-    scenario = _load(spec.scenario, spec.overrides)
+    scenario = _load(spec.scenario, spec.overrides, spec.package)
     model = LadderModel(scenario, rule_sets_of(scenario), rng=spec.seed, agents=False)
     if spec.panel:
         years = []

@@ -20,7 +20,7 @@ from sim.core.rules import RuleSet, TierRule, judge
 from sim.core.streams import YearDraws
 from sim.core.vocab import TIER_IDS
 
-FLOWS = ("new", "renewed", "removed", "exited")
+FLOWS = ("new", "first", "renewed", "removed", "exited")  # first: new certificates that are the firm's first
 
 
 @dataclass
@@ -139,6 +139,7 @@ def run_cycle(
             key = verdict.score if rule.rank_by == "score" else sub[rule.rank_by]
             key = np.asarray(key, dtype=np.float64)[len(due) :][passed]
             winners = winners[rank_order(key, d.uniform(f"rank.{tier}", ids[winners]))[:cap]]
+        flows.add(tier, "first", np.count_nonzero(state[f"first_{tier}"][winners] == NO_YEAR))
         certify(state, winners, tier, rule.validity_years, year)
         flows.add(tier, "new", len(winners))
         flows.certified[tier]["new"] = winners

@@ -204,6 +204,7 @@ def _declare() -> tuple[dict[str, Outcome], dict[str, RunOutcome]]:
     for tier in TIER_IDS:
         per_run.append(RunOutcome(f"stock.{tier}", f"stock.{tier}", "last", "firms"))
         per_run.append(RunOutcome(f"added.{tier}", f"new.{tier}", "sum", "firms"))
+        per_run.append(RunOutcome(f"newly_certified.{tier}", f"first.{tier}", "sum", "firms"))
     for lever_id in LEVERS:
         per_run.append(RunOutcome(f"spend.{lever_id}", f"spend.{lever_id}", "sum", "万元"))
     for level in PAYING_LEVELS:

@@ -20,38 +20,29 @@ of year *t* is ``t·10⁸ + k + 1`` (:func:`entrant_ids`), whatever happened bef
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
-from scipy.special import bdtr, gammaln, pdtr
+from numba import njit
 
 ID_STRIDE = 100_000_000  # entrant k of year t has id t·ID_STRIDE + k + 1; initial firms < ID_STRIDE
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11, _S32 = (np.uint64(s) for s in (30, 27, 31, 11, 32))
-_TO_UNIT53 = 1.0 / 2.0**53
-_TO_UNIT32 = 1.0 / 2.0**32
-MODE_START = 3.0  # above this mean, inversion starts at the mode instead of at 0 (fewer steps)
+_NO_SUB = np.zeros(0, dtype=np.int64)
+FROM_ZERO = 30.0  # below this mean, inversion searches from 0; above, from the mode
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser, in place: 64 well-mixed bits from a 64-bit counter."""
-    t = z >> _S30
-    z ^= t
-    z *= _M1
-    np.right_shift(z, _S27, out=t)
-    z ^= t
-    z *= _M2
-    np.right_shift(z, _S31, out=t)
-    z ^= t
-    return z
+_MASK = 2**64 - 1
 
 
 def _scalar_mix(x: int) -> int:
     """The same finaliser on one Python integer (for keys)."""
-    return int(_mix(np.array([x % 2**64], dtype=np.uint64))[0])
+    x &= _MASK
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _MASK
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
 
 
 def site_code(site: str) -> int:
@@ -90,26 +81,36 @@ class YearDraws:
     def __init__(self, streams: Streams, year: int) -> None:
         self.streams = streams
         self.year = year
+        self._keys: dict[str, np.uint64] = {}  # site -> its key, computed once a year
 
-    def bits(self, site: str, ids: np.ndarray, sub: np.ndarray | None = None) -> np.ndarray:
-        """64 random bits per id (``sub`` separates several draws of one firm at one site)."""
-        z = np.asarray(ids, dtype=np.int64).astype(np.uint64) * _GOLDEN
-        if sub is not None:
-            z += (np.asarray(sub, dtype=np.int64).astype(np.uint64) + np.uint64(1)) * _M2
-        z += np.uint64(self.streams.key(self.year, site))
-        return _mix(z)
+    def _key(self, site: str) -> np.uint64:
+        key = self._keys.get(site)
+        if key is None:
+            key = self._keys[site] = np.uint64(self.streams.key(self.year, site))
+        return key
 
     def uniform(self, site: str, ids: np.ndarray, sub: np.ndarray | None = None) -> np.ndarray:
-        """Uniform on the open interval (0, 1), 53-bit resolution."""
-        z = self.bits(site, ids, sub) >> _S11
-        return (z.astype(np.float64) + 0.5) * _TO_UNIT53
+        """Uniform on the open interval (0, 1), 53-bit resolution.
+
+        ``sub`` separates several draws of one firm at one site (e.g. its payments in a queue).
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        subs = _NO_SUB if sub is None else np.ascontiguousarray(sub, dtype=np.int64)
+        out = np.empty(len(ids))
+        _hash_uniform(ids, subs, self._key(site), out)
+        return out
 
     def normal(self, site: str, ids: np.ndarray) -> np.ndarray:
-        """Standard normal by Box–Muller on the two 32-bit halves of one hash."""
-        z = self.bits(site, ids)
-        u1 = ((z >> _S32).astype(np.float64) + 0.5) * _TO_UNIT32
-        u2 = ((z & np.uint64(0xFFFFFFFF)).astype(np.float64) + 0.5) * _TO_UNIT32
-        return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        """Standard normal by Box–Muller on two 24-bit uniforms from one hash.
+
+        Computed in single precision (a shock needs no more than 7 digits), returned as float64.
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        u1, u2 = np.empty(len(ids), np.float32), np.empty(len(ids), np.float32)
+        _hash_pair(ids, self._key(site), u1, u2)
+        return (np.sqrt(np.float32(-2.0) * np.log(u1)) * np.cos(np.float32(2.0 * np.pi) * u2)).astype(
+            np.float64
+        )
 
     def laplace(self, site: str, ids: np.ndarray) -> np.ndarray:
         """Standard Laplace (location 0, scale 1) by inversion."""
@@ -134,110 +135,142 @@ class CohortDraws:
     """One sequential generator per attribute of a cohort: entrant k's draws do not depend on n."""
 
     def __init__(self, seed: int, year: int, cohort: str) -> None:
-        self._entropy = (seed, year % 2**32, site_code(cohort))
+        self._key = _scalar_mix(_scalar_mix(seed ^ 0xC0407) ^ ((year % 2**32) << 32 | site_code(cohort)))
         self._gens: dict[str, np.random.Generator] = {}
 
     def __call__(self, attribute: str) -> np.random.Generator:
         """The stream of one attribute (created on first use)."""
-        if attribute not in self._gens:
-            self._gens[attribute] = np.random.default_rng([*self._entropy, site_code(attribute)])
-        return self._gens[attribute]
+        gen = self._gens.get(attribute)
+        if gen is None:
+            seed = _scalar_mix(self._key ^ site_code(attribute))
+            gen = self._gens[attribute] = np.random.Generator(np.random.PCG64(seed))
+        return gen
 
 
-# ---------------------------------------------------------------------------- inversion
+# ---------------------------------------------------------------------------- kernels
+# Compiled with numba (cached on disk): one pass per array instead of a dozen NumPy temporaries,
+# and inversion loops that stop per firm. Each kernel is exact; docs/ODD.md §4.8 states the method.
+
+_GOLDEN_I = 0x9E3779B97F4A7C15
+_M1_I = 0xBF58476D1CE4E5B9
+_M2_I = 0x94D049BB133111EB
+
+
+@njit(cache=True)
+def _hash_uniform(ids, subs, key, out):  # pragma: no cover - compiled
+    for i in range(ids.shape[0]):
+        z = np.uint64(ids[i]) * np.uint64(_GOLDEN_I) + np.uint64(key)
+        if subs.shape[0]:
+            z += (np.uint64(subs[i]) + np.uint64(1)) * np.uint64(_M2_I)
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(_M1_I)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(_M2_I)
+        z ^= z >> np.uint64(31)
+        out[i] = (np.float64(z >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
+
+
+@njit(cache=True)
+def _hash_pair(ids, key, u1, u2):  # pragma: no cover - compiled
+    for i in range(ids.shape[0]):
+        z = np.uint64(ids[i]) * np.uint64(_GOLDEN_I) + np.uint64(key)
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(_M1_I)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(_M2_I)
+        z ^= z >> np.uint64(31)
+        u1[i] = (np.float32(z >> np.uint64(40)) + np.float32(0.5)) * np.float32(5.9604645e-08)
+        u2[i] = np.float32((z >> np.uint64(8)) & np.uint64(0xFFFFFF)) * np.float32(5.9604645e-08)
+
+
+@njit(cache=True)
+def _poisson_inv(u, lam, out):  # pragma: no cover - compiled
+    for i in range(u.shape[0]):
+        m = lam[i]
+        if m <= 0.0:
+            out[i] = 0
+            continue
+        if m < FROM_ZERO:
+            k = 0
+            p = math.exp(-m)
+            cdf = p
+        else:  # start at the mode; its CDF by summing the pmf downwards until terms vanish
+            k = int(math.floor(m))
+            p = math.exp(k * math.log(m) - m - math.lgamma(k + 1.0))
+            cdf, term, j = p, p, k
+            while j > 0 and term > 1e-18 * cdf:
+                term *= j / m
+                j -= 1
+                cdf += term
+        while u[i] > cdf + 1e-12:
+            k += 1
+            p *= m / k
+            cdf += p
+        while k > 0 and cdf - p >= u[i] - 1e-12:
+            cdf -= p
+            p *= k / m
+            k -= 1
+        out[i] = k
+
+
+@njit(cache=True)
+def _binomial_inv(u, n, prob, out):  # pragma: no cover - compiled
+    odds = prob / (1.0 - prob)
+    for i in range(u.shape[0]):
+        trials = n[i]
+        if trials <= 0:
+            out[i] = 0
+            continue
+        mean = trials * prob
+        if mean < FROM_ZERO:
+            k = 0
+            p = math.exp(trials * math.log1p(-prob))
+            cdf = p
+        else:
+            k = min(int(math.floor(mean)), trials)
+            p = math.exp(
+                math.lgamma(trials + 1.0)
+                - math.lgamma(k + 1.0)
+                - math.lgamma(trials - k + 1.0)
+                + k * math.log(prob)
+                + (trials - k) * math.log1p(-prob)
+            )
+            cdf, term, j = p, p, k
+            while j > 0 and term > 1e-18 * cdf:
+                term *= j / ((trials - j + 1.0) * odds)
+                j -= 1
+                cdf += term
+        while k < trials and u[i] > cdf + 1e-12:
+            p *= (trials - k) / (k + 1.0) * odds
+            k += 1
+            cdf += p
+        while k > 0 and cdf - p >= u[i] - 1e-12:
+            cdf -= p
+            p *= k / ((trials - k + 1.0) * odds)
+            k -= 1
+        out[i] = k
 
 
 def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Smallest k with P(X ≤ k) ≥ u for X ~ Poisson(λ), elementwise.
+    """Smallest k with P(X ≤ k) ≥ u for X ~ Poisson(λ), elementwise (exact inversion).
 
-    The search starts at the mode (P(X ≤ ⌊λ⌋) from the regularised gamma function), so it takes
-    a few steps of the pmf recursion p(k+1) = p(k)·λ/(k+1) for any λ, small or large.
+    Means below :data:`FROM_ZERO` are searched from 0 with the pmf recursion p(k+1) = p(k)·λ/(k+1);
+    larger ones start at the mode, whose CDF is summed downwards from it.
     """
-    u = np.asarray(u, dtype=np.float64)
-    lam = np.asarray(lam, dtype=np.float64)
-    out = np.zeros(u.shape, dtype=np.int64)
-    live = np.flatnonzero(lam > 0)
-    if not len(live):
-        return out
-    lv, uv = lam[live], u[live]
-    k = np.where(lv < MODE_START, 0.0, np.floor(lv))
-    pmf = np.exp(-lv)  # P(X = 0), the start below MODE_START
-    cdf = pmf.copy()
-    big = np.flatnonzero(lv >= MODE_START)
-    if len(big):
-        kb, lb = k[big], lv[big]
-        cdf[big] = pdtr(kb, lb)
-        pmf[big] = np.exp(kb * np.log(lb) - lb - gammaln(kb + 1.0))
-    k, cdf = _search(uv, k, cdf, pmf, lambda kk, r: lv[r] / (kk + 1.0), lambda kk, r: kk / lv[r])
-    out[live] = k.astype(np.int64)
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    out = np.empty(u.shape, dtype=np.int64)
+    _poisson_inv(u, np.ascontiguousarray(np.broadcast_to(lam, u.shape), dtype=np.float64), out)
     return out
 
 
 def binomial_quantile(u: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
-    """Smallest k with P(X ≤ k) ≥ u for X ~ Binomial(n, p), elementwise, started at the mode."""
-    u = np.asarray(u, dtype=np.float64)
-    n = np.asarray(n, dtype=np.int64)
-    out = np.zeros(u.shape, dtype=np.int64)
+    """Smallest k with P(X ≤ k) ≥ u for X ~ Binomial(n, p), elementwise (exact inversion, as Poisson)."""
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    n = np.ascontiguousarray(np.broadcast_to(n, u.shape), dtype=np.int64)
     if p <= 0.0:
-        return out
+        return np.zeros(u.shape, dtype=np.int64)
     if p >= 1.0:
         return n.copy()
-    live = np.flatnonzero(n > 0)
-    if not len(live):
-        return out
-    nv, uv = n[live].astype(np.float64), u[live]
-    k = np.where(nv * p < MODE_START, 0.0, np.minimum(np.floor((nv + 1.0) * p), nv))
-    pmf = np.exp(nv * np.log1p(-p))  # P(X = 0), the start below MODE_START
-    cdf = pmf.copy()
-    big = np.flatnonzero(nv * p >= MODE_START)
-    if len(big):
-        kb, nb = k[big], nv[big]
-        cdf[big] = bdtr(kb, nb.astype(np.int64), p)
-        logpmf = (
-            gammaln(nb + 1)
-            - gammaln(kb + 1)
-            - gammaln(nb - kb + 1)
-            + kb * np.log(p)
-            + (nb - kb) * np.log1p(-p)
-        )
-        pmf[big] = np.exp(logpmf)
-    odds = p / (1.0 - p)
-    k, cdf = _search(
-        uv,
-        k,
-        cdf,
-        pmf,
-        lambda kk, r: (nv[r] - kk) / (kk + 1.0) * odds,
-        lambda kk, r: kk / ((nv[r] - kk + 1.0) * odds),
-        top=nv,
-    )
-    out[live] = k.astype(np.int64)
+    out = np.empty(u.shape, dtype=np.int64)
+    _binomial_inv(u, n, float(p), out)
     return out
-
-
-def _search(u, k, cdf, pmf, up_ratio, down_ratio, top=None):
-    """Walk from a start k (with its CDF and pmf) to the quantile of each u.
-
-    Up while u > F(k): p ← p·up(k), k ← k+1, F ← F+p. Down while F(k−1) = F(k) − p(k) ≥ u.
-    ``up_ratio(k, rows)`` = p(k+1)/p(k) and ``down_ratio(k, rows)`` = p(k−1)/p(k) for the rows
-    that move (a rounding tolerance sends a draw on a CDF step to the lower value).
-    """
-    k, cdf, pmf = k.copy(), cdf.copy(), pmf.copy()
-    tol = 1e-12
-    rows = np.flatnonzero(u > cdf + tol)
-    while len(rows):
-        if top is not None:
-            rows = rows[k[rows] < top[rows]]
-            if not len(rows):
-                break
-        pmf[rows] *= up_ratio(k[rows], rows)
-        k[rows] += 1.0
-        cdf[rows] += pmf[rows]
-        rows = rows[u[rows] > cdf[rows] + tol]
-    rows = np.flatnonzero((k > 0) & (cdf - pmf >= u - tol))
-    while len(rows):
-        cdf[rows] -= pmf[rows]
-        pmf[rows] *= down_ratio(k[rows], rows)
-        k[rows] -= 1.0
-        rows = rows[(k[rows] > 0) & (cdf[rows] - pmf[rows] >= u[rows] - tol)]
-    return k, cdf

@@ -18,6 +18,7 @@ TIER_IDS = (
     "single_champion",
 )
 PAYING_LEVELS = ("national", "provincial", "city", "county")
+PAYING_LEVEL_NAMES_ZH = {"national": "国家", "provincial": "省", "city": "市", "county": "县(市、区)"}
 
 # One source of truth: the literals are built from the tuples (subscripting with a tuple spreads it).
 TierId = Literal[TIER_IDS]  # type: ignore[valid-type]

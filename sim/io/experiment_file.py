@@ -9,6 +9,7 @@ and key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -59,15 +60,43 @@ class Design(Section):
 
 
 class ExperimentMeta(Section):
-    """The batch: scenarios (relative to the experiment file), replications, seed."""
+    """The batch: what runs (paths relative to the experiment file), replications, seed.
+
+    Either ``scenarios`` (scenario files), or an ``economy`` with the policy ``packages`` laid on
+    it; ``versus`` names the package that ``compare`` measures against (default: the economy's
+    no-policy counterfactual).
+    """
 
     name: str
     description: str = ""
-    scenarios: list[str] = Field(min_length=1)
+    scenarios: list[str] = Field(default_factory=list)
+    economy: str | None = None
+    packages: list[str] = Field(default_factory=list)
+    versus: str | None = None
     replications: int = Field(ge=1, le=1_000_000)
     seed: int = 0
     years: int | None = Field(default=None, ge=1, le=100)
     outcomes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _scenarios_or_packages(self) -> ExperimentMeta:
+        if bool(self.scenarios) == bool(self.economy):
+            raise ValueError("give either scenarios, or an economy with its packages")
+        if self.economy and not self.packages:
+            raise ValueError("an economy needs at least one package")
+        if self.packages and not self.economy:
+            raise ValueError("packages need the economy they are laid on")
+        return self
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One alternative of a batch: a scenario file, or a policy package laid on an economy file."""
+
+    label: str
+    scenario: Path
+    package: Path | None = None
+    overrides: tuple[str, ...] = ()
 
 
 class Experiment(Section):
@@ -77,20 +106,46 @@ class Experiment(Section):
     design: Design = Field(default_factory=Design)
 
 
-def load_experiment(path: str | Path) -> tuple[Experiment, list[Path]]:
-    """Validate an experiment file; return it and its scenario paths (checked to load)."""
+def load_experiment(path: str | Path) -> tuple[Experiment, list[Arm]]:
+    """Validate an experiment file; return it and its arms (every file checked to load)."""
     path = Path(path)
     exp = load_file(path, Experiment)
-    scenarios = [(path.parent / s).resolve() for s in exp.experiment.scenarios]
-    for k, scenario in enumerate(scenarios):
-        if not scenario.is_file():
-            raise InputError(f"{path}: experiment.scenarios[{k}]: {scenario} not found")
+    meta = exp.experiment
+    if meta.economy is not None:
+        economy = _existing(path, "experiment.economy", meta.economy)
+        packages = [_existing(path, f"experiment.packages[{k}]", p) for k, p in enumerate(meta.packages)]
+        arms = [Arm(p.stem, economy, p) for p in packages]
+    else:
+        scenarios = [_existing(path, f"experiment.scenarios[{k}]", s) for k, s in enumerate(meta.scenarios)]
+        arms = [Arm(s.stem, s) for s in scenarios]
     probe = [(p.path, p.values[0] if p.values else p.low) for p in exp.design.parameters]
-    try:
-        load_scenario(scenarios[0], point_overrides(tuple(probe), exp.experiment.years))
-    except InputError as exc:
-        raise InputError(f"{path}: design.parameters (first point): {exc}") from None
-    return exp, scenarios
+    for arm in arms:
+        try:
+            load_scenario(arm.scenario, point_overrides(tuple(probe), meta.years), arm.package)
+        except InputError as exc:
+            where = "design.parameters (first point)" if probe else "experiment"
+            raise InputError(f"{path}: {where}: {exc}") from None
+    return exp, unique_labels(arms)
+
+
+def _existing(experiment: Path, key: str, name: str) -> Path:
+    target = (experiment.parent / name).resolve()
+    if not target.is_file():
+        raise InputError(f"{experiment}: {key}: {target} not found")
+    return target
+
+
+def unique_labels(arms: list[Arm]) -> list[Arm]:
+    """The arms with labels made unique (a repeated stem gets -2, -3, …)."""
+    seen: list[str] = []
+    out = []
+    for arm in arms:
+        label, k = arm.label, 2
+        while label in seen:
+            label, k = f"{arm.label}-{k}", k + 1
+        seen.append(label)
+        out.append(replace(arm, label=label))
+    return out
 
 
 def point_overrides(point: tuple[tuple[str, float], ...], years: int | None) -> list[str]:

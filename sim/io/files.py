@@ -86,34 +86,91 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a file and its ``extends`` parents into one merged dict."""
+PACKAGE_KEYS = ("meta", "levers", "targets")
+
+
+def layers(path: str | Path, _chain: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
+    """The files a scenario is made of, in merge order, each with what it sets itself.
+
+    A file's ``extends`` parent comes first, then its ``economy`` (an economy file: no levers or
+    targets), then its ``package`` (a policy package: only meta, levers and targets), then the
+    file itself.
+    """
     path = Path(path)
     resolved = path.resolve()
     if resolved in _chain:
         cycle = " -> ".join(str(p.name) for p in (*_chain, resolved))
         raise InputError(f"{path}: extends: cycle {cycle}")
     data = read_toml(path)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise InputError(f"{path}: extends: must be a file name string")
-    parent_path = path.parent / parent
-    if not parent_path.is_file():
-        raise InputError(f"{path}: extends: parent {parent!r} not found")
-    return deep_merge(load_raw(parent_path, (*_chain, resolved)), data)
-
-
-def chain(path: str | Path) -> list[Path]:
-    """The file and its ``extends`` parents, child first."""
-    out: list[Path] = []
-    current: Path | None = Path(path)
-    while current is not None:
-        out.append(current)
-        parent = read_toml(current).get("extends")
-        current = current.parent / parent if isinstance(parent, str) else None
+    out: list[tuple[Path, dict[str, Any]]] = []
+    for key in ("extends", "economy", "package"):
+        ref = data.pop(key, None)
+        if ref is None:
+            continue
+        if not isinstance(ref, str):
+            raise InputError(f"{path}: {key}: must be a file name string")
+        ref_path = path.parent / ref
+        if not ref_path.is_file():
+            raise InputError(f"{path}: {key}: file {ref!r} not found")
+        part = layers(ref_path, (*_chain, resolved))
+        if key == "economy":
+            check_economy(ref_path, _merge(part))
+        elif key == "package":
+            check_package(ref_path, _merge(part))
+        out += part
+    out.append((path, data))
     return out
+
+
+def _merge(parts: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for _, data in parts:
+        merged = deep_merge(merged, data)
+    return merged
+
+
+def check_economy(path: Path, data: dict[str, Any]) -> None:
+    """An economy is a place and its behaviour: it holds no levers and no targets."""
+    for key in ("levers", "targets"):
+        if key in data:
+            raise InputError(f"{path}: {key}: an economy holds no levers or targets; put them in a package")
+
+
+def check_package(path: Path, data: dict[str, Any]) -> None:
+    """A policy package applies to any economy: it holds only meta, levers and targets."""
+    for key in data:
+        if key not in PACKAGE_KEYS:
+            raise InputError(
+                f"{path}: {key}: a policy package holds only {', '.join(PACKAGE_KEYS)} "
+                "(economy settings belong in an economy file)"
+            )
+
+
+def load_raw(path: str | Path) -> dict[str, Any]:
+    """Read a file and every file it is laid on (``extends``, ``economy``, ``package``) into one dict."""
+    return _merge(layers(path))
+
+
+def load_package_raw(path: str | Path) -> dict[str, Any]:
+    """Read a policy package (and the packages it extends), checked to be a package."""
+    data = load_raw(path)
+    check_package(Path(path), data)
+    return data
+
+
+def switch_off(raw: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Drop every lever set to ``false`` (how an overlay or ``--set`` switches a lever off)."""
+    levers = raw.get("levers")
+    if not isinstance(levers, dict):
+        return raw
+    for lever_id, value in list(levers.items()):
+        if value is False:
+            del levers[lever_id]
+        elif value is True:
+            raise InputError(
+                f"{origin}: levers.{lever_id}: true is not a lever; give its section (false switches it off)"
+            )
+    return raw
 
 
 def file_hash(path: str | Path) -> str:
@@ -193,10 +250,42 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], origin: str) -> d
     return out
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Load, merge, override and validate a scenario file."""
-    raw = apply_overrides(load_raw(path), overrides or [], str(path))
-    return validate_as(Scenario, raw, str(path))
+def load_scenario(
+    path: str | Path, overrides: list[str] | None = None, package: str | Path | None = None
+) -> Scenario:
+    """Load, merge, override and validate a scenario file.
+
+    With ``package``, ``path`` is an economy and the policy package is laid on it (the package's
+    meta names the result).
+    """
+    raw = load_raw(path)
+    origin = str(path)
+    if package is not None:
+        check_economy(Path(path), raw)
+        raw = deep_merge(raw, load_package_raw(package))
+        origin = f"{package} on {path}"
+    raw = switch_off(apply_overrides(raw, overrides or [], origin), origin)
+    return validate_as(Scenario, raw, origin)
+
+
+ECONOMY_EXCLUDES = ("meta", "levers", "targets")
+
+
+def economy_of(scenario: Scenario) -> dict[str, Any]:
+    """What makes a scenario's economy: every resolved value but meta, levers, targets and citations."""
+    data = scenario.model_dump(mode="json")
+    return _without_sources({k: v for k, v in data.items() if k not in ECONOMY_EXCLUDES})
+
+
+ECONOMY_SECTIONS = ("run", "population", "dynamics", "certification")
+
+
+def economy_differences(a: Scenario, b: Scenario) -> list[str]:
+    """Dotted keys whose values differ between the economies of two scenarios, calendar first."""
+    fa, fb = flatten(economy_of(a)), flatten(economy_of(b))
+    keys = [k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k)]
+    rank = {s: i for i, s in enumerate(ECONOMY_SECTIONS)}
+    return sorted(keys, key=lambda k: (rank.get(k.split(".")[0], len(rank)), k))
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -224,11 +313,9 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def provenance(path: str | Path) -> dict[str, str]:
-    """Dotted path → the file in the ``extends`` chain that set it (the last one wins)."""
+    """Dotted path → the file among the scenario's layers that set it (the last one wins)."""
     origin: dict[str, str] = {}
-    for file in reversed(chain(path)):
-        data = read_toml(file)
-        data.pop("extends", None)
+    for file, data in layers(path):
         origin.update(dict.fromkeys(flatten(data), str(file)))
     return origin
 

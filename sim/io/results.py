@@ -78,6 +78,11 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, engine="pyarrow"))
 
 
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a table as CSV with a UTF-8 byte-order mark (Excel then shows Chinese intact), atomically."""
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig"))
+
+
 def manifest(
     model: LadderModel, scenario_path: str, seed: int, argv: list[str], wall_seconds: float
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ module: no label is restated here.
 from __future__ import annotations
 
 import json
+import textwrap
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from sim.analysis.validation import Panel  # noqa: E402
 from sim.core.levers import LEVERS  # noqa: E402
 from sim.core.outcomes import RUN_OUTCOMES  # noqa: E402
 from sim.core.rules import RuleSet  # noqa: E402
+from sim.core.vocab import PAYING_LEVEL_NAMES_ZH, PAYING_LEVELS  # noqa: E402
 from sim.io.files import load_rules  # noqa: E402
 from sim.io.run_store import RUNS_DIR  # noqa: E402
 
@@ -49,6 +51,11 @@ class TierNames:
         rule = self.rules.tiers[tier]
         return f"{rule.name_en}\n{rule.name_zh}"
 
+    def wrapped(self, tier: str, width: int = 22) -> str:
+        """The English name wrapped to ``width`` characters, over the Chinese name (narrow ticks)."""
+        rule = self.rules.tiers[tier]
+        return "\n".join([*textwrap.wrap(rule.name_en, width), rule.name_zh])
+
 
 def names_of(rules: str | RuleSet = DEFAULT_RULES) -> TierNames:
     """Tier names of a rule set given by name or loaded."""
@@ -59,11 +66,6 @@ def _integer_years(ax) -> None:
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-# Distinct line styles and markers keep the lines apart when printed in black and white.
-STYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1))]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 
 
 def _use_cjk_font() -> None:
@@ -82,67 +84,81 @@ def _use_cjk_font() -> None:
 HATCHES = ["", "//", "..", "xx", "\\\\", "oo"]
 
 
-def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str, fmt: str = "png") -> None:
-    """Spend per year stacked by lever (万元), hatched so it reads in black and white."""
-    _use_cjk_font()
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
-    per = ledger.pivot_table(index="year", columns="lever", values="amount_wan", aggfunc="sum")
-    per = per.reindex(years, fill_value=0.0).fillna(0.0)
-    bottom = pd.Series(0.0, index=per.index)
-    for k, lever in enumerate(lv for lv in LEVER_LABELS if lv in per.columns):
+def _grid(n: int, ncols: int, width: float, height: float, **kw):
+    """A grid of n panels (rows × ncols), surplus panels hidden."""
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _stacked_levers(ax, per: pd.DataFrame) -> None:
+    """Bars of spend per year stacked by lever (columns of ``per``), hatched for black and white."""
+    bottom = np.zeros(len(per))
+    for k, lever in enumerate(LEVER_LABELS):  # one shade and hatch per lever in every panel
+        if lever not in per.columns or not per[lever].any():
+            continue
         ax.bar(
             per.index,
-            per[lever],
+            per[lever].to_numpy(),
             bottom=bottom,
             label=LEVER_LABELS[lever],
-            color=str(0.25 + 0.12 * k),
+            color=str(0.35 + 0.1 * k),
             edgecolor="black",
             hatch=HATCHES[k % len(HATCHES)],
         )
-        bottom += per[lever]
-    if per.empty or not per.to_numpy().any():
-        ax.text(
-            0.5,
-            0.5,
-            "no payments (no levers on) 无政策支出",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-        )
-    ax.set_xlabel("Year 年份")
+        bottom += per[lever].to_numpy()
     _integer_years(ax)
-    ax.set_ylabel("Spend (万元) 支出")
-    ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
-    if len(ax.get_legend_handles_labels()[0]):
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+
+
+def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str, fmt: str = "png") -> None:
+    """Spend per year stacked by lever (万元), one panel per paying level.
+
+    Only for a ledger with payments: a chart of no payments says nothing, so the caller reports
+    "no payments" in words instead.
+    """
+    _use_cjk_font()
+    levels = [lv for lv in PAYING_LEVELS if (ledger["level"] == lv).any()]
+    fig, axes = _grid(len(levels), 2, 6.0, 4.2, dpi=120, sharey=True)
+    for ax, level in zip(axes, levels, strict=True):
+        mine = ledger[ledger["level"] == level]
+        per = mine.pivot_table(index="year", columns="lever", values="amount_wan", aggfunc="sum")
+        _stacked_levers(ax, per.reindex(years, fill_value=0.0).fillna(0.0))
+        ax.set_title(f"paid by the {level} level 支付层级: {PAYING_LEVEL_NAMES_ZH[level]}", fontsize=9)
+        ax.set_xlabel("Year 年份")
+        ax.set_ylabel("Spend 支出 (万元)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
     fig.savefig(path, format=fmt)
     plt.close(fig)
 
 
 def plot_tiers(tiers: pd.DataFrame, names: TierNames, path: Path, title: str, fmt: str = "png") -> None:
-    """Stock of each tier over the years (one line per tier that ever has a holder)."""
+    """Stock of each tier over the years: one linear panel per tier that ever has a holder."""
     _use_cjk_font()
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
     shown = [t for t in names.order if tiers.loc[tiers["tier"] == t, "stock"].max() > 0]
-    for k, tier in enumerate(shown):
+    fig, axes = _grid(len(shown), 4, 3.6, 3.0, dpi=120)
+    for ax, tier in zip(axes, shown, strict=True):
         rows = tiers[tiers["tier"] == tier]
-        ax.plot(
-            rows["year"],
-            rows["stock"],
-            linestyle=STYLES[k % len(STYLES)],
-            marker=MARKERS[k % len(MARKERS)],
-            color="black" if k % 2 == 0 else "0.45",
-            label=names.label(tier),
-        )
-    ax.set_xlabel("Year (end of year) 年末")
-    _integer_years(ax)
-    ax.set_ylabel("Firms holding the tier 企业数")
-    ax.set_yscale("symlog", linthresh=10)
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.plot(rows["year"], rows["stock"], color="black", marker="o", markersize=3)
+        ax.set_title(names.two_lines(tier), fontsize=8)
+        ax.set_ylim(bottom=0)
+        _integer_years(ax)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[:: min(4, len(axes))]:
+        ax.set_ylabel("Firms (end of year) 年末企业数", fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, format=fmt)
     plt.close(fig)
@@ -160,146 +176,192 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
 
 
 def _batch_series(folder: Path) -> pd.DataFrame:
-    """Year-level series of every run spec of a batch folder, labelled by scenario."""
+    """Year-level series of every run spec of a batch folder, labelled by package."""
     index = pd.read_parquet(folder / "index.parquet")
     parts = {k: pd.read_parquet(folder / RUNS_DIR / k / "series.parquet") for k in index["key"].unique()}
     frames = [parts[row.key].assign(label=row.label, key=row.key) for row in index.itertuples()]
     return pd.concat(frames, ignore_index=True)
 
 
-def plot_tier_bands(series: pd.DataFrame, labels: list[str], names: TierNames, folder: Path) -> list[Path]:
-    """Stock of each ladder tier over the years: mean and 5–95 % band per scenario."""
+BAND = "5–95 % of replications"
+
+
+def plot_tier_bands(
+    series: pd.DataFrame, labels: list[str], reference: str, names: TierNames, folder: Path
+) -> list[Path]:
+    """Stock of each ladder tier over the years, one panel per tier × package.
+
+    Each panel holds two bands only: the package and its reference (mean line and 5–95 % band).
+    """
     tiers = [t for t in names.ladder if series[f"stock.{t}"].max() > 0]
-    fig, axes = plt.subplots(1, len(tiers), figsize=(3.6 * len(tiers), 4.2), dpi=110, squeeze=False)
-    for ax, tier in zip(axes[0], tiers, strict=True):
-        for k, label in enumerate(labels):
-            grp = series[series["label"] == label].groupby("year")[f"stock.{tier}"]
-            q = grp.quantile([0.05, 0.95]).unstack()
-            shade = str(0.35 + 0.5 * k / max(1, len(labels)))
-            ax.fill_between(
-                q.index,
-                q[0.05],
-                q[0.95],
-                color=shade,
-                alpha=0.35,
-                hatch=HATCHES[k % len(HATCHES)],
-                edgecolor="0.3",
-                linewidth=0,
-            )
-            ax.plot(
-                grp.mean().index,
-                grp.mean(),
-                color="black",
-                linestyle=STYLES[k % len(STYLES)],
-                marker=MARKERS[k % len(MARKERS)],
-                markersize=3,
-                label=label,
-            )
-        ax.set_title(names.label(tier), fontsize=9)
-        ax.set_xlabel("Year 年末")
-        _integer_years(ax)
-        ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("Firms (mean, 5–95 % band) 企业数")
-    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    packages = [lab for lab in labels if lab != reference] or [reference]
+    fig, axes = plt.subplots(
+        len(packages),
+        len(tiers),
+        figsize=(3.2 * len(tiers), 2.6 * len(packages) + 0.6),
+        dpi=110,
+        squeeze=False,
+    )
+    for i, package in enumerate(packages):
+        for j, tier in enumerate(tiers):
+            ax = axes[i][j]
+            for k, label in enumerate(dict.fromkeys([reference, package])):
+                grp = series[series["label"] == label].groupby("year")[f"stock.{tier}"]
+                q = grp.quantile([0.05, 0.95]).unstack()
+                ax.fill_between(
+                    q.index,
+                    q[0.05],
+                    q[0.95],
+                    facecolor="0.85" if k == 0 else "none",
+                    hatch="" if k == 0 else "///",
+                    edgecolor="0.4",
+                    linewidth=0,
+                    label=f"{label}: {BAND}",
+                )
+                ax.plot(
+                    grp.mean().index,
+                    grp.mean(),
+                    color="black",
+                    linestyle="--" if k == 0 else "-",
+                    marker=None if k == 0 else "o",
+                    markersize=2.5,
+                    label=f"{label}: mean",
+                )
+            ax.set_ylim(bottom=0)
+            _integer_years(ax)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, alpha=0.3)
+            if i == 0:
+                ax.set_title(names.two_lines(tier), fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{package}\nfirms 企业数", fontsize=8)
+            if i == len(packages) - 1:
+                ax.set_xlabel("Year 年末", fontsize=8)
+            if j == len(tiers) - 1:
+                ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle(f"Firms holding each tier: each package against {reference} (mean and {BAND})", fontsize=9)
     fig.tight_layout()
     return _save(fig, folder, "tiers_bands")
 
 
-def plot_budget_by_scenario(series: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
-    """Mean yearly spend stacked by lever, one panel per scenario (万元)."""
-    levers = [lv for lv in LEVER_LABELS if series[f"spend.{lv}"].sum() > 0]
+def plot_budget_by_package(summary: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
+    """Mean spend per year stacked by lever, one row per package, one column per paying level."""
+    cost = summary[(summary["metric"] == "cost") & summary["year"].notna()]
+    cost = cost[cost["mean"] > 0]
+    packages = [lab for lab in labels if (cost["package"] == lab).any()]
+    if not packages:
+        return []
+    levels = [lv for lv in PAYING_LEVELS if (cost["level"] == lv).any()]
     fig, axes = plt.subplots(
-        1, len(labels), figsize=(4 * len(labels), 4.2), dpi=110, sharey=True, squeeze=False
+        len(packages),
+        len(levels),
+        figsize=(4.2 * len(levels), 2.8 * len(packages) + 0.8),
+        dpi=110,
+        squeeze=False,
+        sharey=True,
     )
-    for ax, label in zip(axes[0], labels, strict=True):
-        mine = series[series["label"] == label]
-        mine = mine[mine["year"] > mine["year"].min()]
-        bottom = None
-        for k, lever in enumerate(levers):
-            per = mine.groupby("year")[f"spend.{lever}"].mean().fillna(0.0)
-            ax.bar(
-                per.index,
-                per,
-                bottom=bottom,
-                color=str(0.25 + 0.12 * k),
-                edgecolor="black",
-                hatch=HATCHES[k % len(HATCHES)],
-                label=LEVER_LABELS[lever],
-            )
-            bottom = per if bottom is None else bottom + per
-        ax.set_title(label, fontsize=9)
-        ax.set_xlabel("Year 年份")
-        _integer_years(ax)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("Mean spend (万元) 平均支出")
-    if levers:
-        axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.tight_layout()
-    return _save(fig, folder, "budget_by_lever")
+    years = sorted(summary.loc[summary["metric"] == "cost", "year"].dropna().astype(int).unique())
+    for i, package in enumerate(packages):
+        for j, level in enumerate(levels):
+            ax = axes[i][j]
+            mine = cost[(cost["package"] == package) & (cost["level"] == level)]
+            if mine.empty:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no payments at this level\n此层级无支出",
+                    transform=ax.transAxes,
+                    ha="center",
+                    fontsize=8,
+                )
+                ax.set_xticks([])
+            else:
+                per = mine.pivot_table(index="year", columns="lever", values="mean", aggfunc="sum")
+                _stacked_levers(ax, per.reindex(years, fill_value=0.0).fillna(0.0))
+            if i == 0:
+                ax.set_title(f"paid by the {level} level {PAYING_LEVEL_NAMES_ZH[level]}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{package}\nmean spend 万元", fontsize=8)
+            ax.tick_params(labelsize=7)
+    handles, names = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in names:
+                handles.append(h)
+                names.append(lab)
+    fig.legend(handles, names, fontsize=7, loc="lower center", ncol=3)
+    fig.suptitle("Spend per year by lever and paying level (mean over replications)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return _save(fig, folder, "budget_by_level")
 
 
 def plot_pyramid(summary: pd.DataFrame, labels: list[str], names: TierNames, folder: Path) -> list[Path]:
-    """The ladder at the end year as a funnel: mean firms per tier, one funnel per scenario."""
+    """The ladder at the end year: one bar per tier, its width proportional to the mean number of firms."""
     stock = summary[summary["metric"] == "stock"]
-    last = stock.groupby("scenario")["year"].transform("max")
-    end = stock[stock["year"] == last]
-    fig, axes = plt.subplots(
-        1, len(labels), figsize=(4.2 * len(labels), 4.2), dpi=110, sharey=True, squeeze=False
-    )
-    for ax, label in zip(axes[0], labels, strict=True):
-        mine = end[end["scenario"] == label].set_index("tier")
-        values = [float(mine.loc[t, "mean"]) for t in names.ladder]
-        widths = np.log10(np.asarray(values) + 1.0)
+    end = stock[stock["year"] == stock["year"].max()]
+    fig, axes = _grid(len(labels), 3, 4.4, 3.6, dpi=110, sharex=True)
+    top = max(float(end[end["tier"].isin(names.ladder)]["mean"].max()), 1.0)
+    for ax, label in zip(axes, labels, strict=True):
+        mine = end[end["package"] == label].set_index("tier")
+        values = np.array([float(mine.loc[t, "mean"]) for t in names.ladder])
         y = np.arange(len(names.ladder))
-        ax.barh(y, widths, left=-widths / 2, color="0.75", edgecolor="black", height=0.8)
+        ax.barh(y, values, left=-values / 2, color="0.8", edgecolor="black", height=0.8)
         for yi, v in zip(y, values, strict=True):
-            ax.text(0, yi, f"{v:,.0f}", ha="center", va="center", fontsize=9)
+            ax.text(top * 0.55, yi, f"{v:,.0f}", ha="left", va="center", fontsize=8)
         ax.set_yticks(y, [names.two_lines(t) for t in names.ladder], fontsize=7)
+        ax.set_xlim(-top * 0.55, top * 0.85)
         ax.set_xticks([])
-        ax.set_title(f"{label} (end of {int(mine['year'].max())})", fontsize=9)
-    axes[0][0].set_xlabel("width ∝ log10(firms + 1)")
+        ax.set_title(f"{label} (end of {int(end['year'].max())})", fontsize=9)
+    fig.supxlabel("bar width ∝ mean number of firms at the end 宽度与年末企业数成正比", fontsize=8)
     fig.tight_layout()
     return _save(fig, folder, "pyramid")
 
 
 def plot_cost_per_additional(summary: pd.DataFrame, names: TierNames, folder: Path) -> list[Path]:
-    """Cost per additional certified firm with 95 % intervals, where the gain is significant.
+    """Award money per additional first certification, per tier, with 95 % intervals.
 
-    A ratio whose denominator (the paired gain in firms) may be zero is meaningless, so a tier
-    whose gain interval includes zero is marked "n.s." instead of drawn.
+    A tier whose gain is not significant (or is a loss) has no ratio: it is marked in words, above
+    the axis, instead of drawn.
     """
-    ladder = names.ladder
-    cpa = summary[(summary["metric"] == "cost_per_additional") & summary["tier"].isin(ladder)]
-    gain = summary[(summary["metric"] == "additional") & summary["tier"].isin(ladder)]
+    cpa = summary[(summary["metric"] == "award_cost_per_first") & summary["tier"].isin(names.ladder)]
     if cpa.empty:
         return []
-    labels = list(dict.fromkeys(cpa["scenario"]))
+    ladder = [t for t in names.ladder if (cpa["tier"] == t).any()]  # tiers some package pays awards for
+    labels = list(dict.fromkeys(cpa["package"]))
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
     width = 0.8 / len(labels)
+    top = np.nanmax(cpa["ci_high"].to_numpy(dtype=float)) if cpa["ci_high"].notna().any() else 1.0
     for k, label in enumerate(labels):
-        mine = cpa[cpa["scenario"] == label].set_index("tier").reindex(ladder)
-        ok = gain[gain["scenario"] == label].set_index("tier").reindex(ladder)["ci_low"] > 0
+        mine = cpa[cpa["package"] == label].set_index("tier").reindex(ladder)
         x = np.arange(len(ladder)) + k * width
-        mean = mine["mean"].where(ok)
-        err = np.vstack([mean - mine["ci_low"], mine["ci_high"] - mean])
-        versus = mine["versus"].dropna().iloc[0]
+        mean = mine["mean"].to_numpy(dtype=float)
+        err = np.vstack(
+            [mean - mine["ci_low"].to_numpy(dtype=float), mine["ci_high"].to_numpy(dtype=float) - mean]
+        )
+        versus = mine["versus"].dropna().iloc[0] if mine["versus"].notna().any() else "?"
         ax.bar(
             x,
-            mean,
+            np.nan_to_num(mean),
             width,
-            yerr=np.abs(err),
+            yerr=np.nan_to_num(np.abs(err)),
             capsize=3,
             color=str(0.3 + 0.15 * k),
             edgecolor="black",
             hatch=HATCHES[k % len(HATCHES)],
             label=f"{label} vs {versus}",
         )
-        for xi in x[~ok.to_numpy()]:
-            ax.text(xi, 0, "n.s.", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(np.arange(len(ladder)) + 0.4 - width / 2, [names.two_lines(t) for t in ladder], fontsize=7)
-    ax.set_ylabel("万元 per additional firm at end 每增加一家企业的成本")
-    ax.set_title("Cost per additional certified firm (n.s.: no significant gain)", fontsize=9)
-    ax.axhline(0, color="black", linewidth=0.8)
+        for xi, status, m in zip(x, mine["status"], mean, strict=True):
+            if not np.isfinite(m) and isinstance(status, str):
+                ax.text(xi, top * 0.03, status, ha="center", va="bottom", fontsize=7, rotation=90)
+    ax.set_xticks(np.arange(len(ladder)) + 0.4 - width / 2, [names.wrapped(t) for t in ladder], fontsize=7)
+    ax.set_ylabel(
+        "award money per additional first certification (万元)\n每新增一家认定企业的奖励资金", fontsize=8
+    )
+    ax.set_title(
+        "Award cost per additional first certification, 95 % intervals (n.s.: no significant gain)",
+        fontsize=9,
+    )
+    ax.set_ylim(bottom=0)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -330,27 +392,26 @@ def plot_sweep(runs: pd.DataFrame, folder: Path) -> list[Path]:
     return _save(fig, folder, "sweep")
 
 
-def _folder_rules(folder: Path) -> str:
-    """The rule set a batch folder's runs used (from its manifest), else the default."""
+def _folder_manifest(folder: Path) -> dict:
+    """A batch folder's manifest (empty if it has none yet)."""
     manifest = folder / "manifest.json"
-    if manifest.is_file():
-        return json.loads(manifest.read_text(encoding="utf-8")).get("rules", DEFAULT_RULES)
-    return DEFAULT_RULES
+    return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
 
 
 def plot_folder(folder: Path, rules: str | RuleSet | None = None) -> list[Path]:
     """Every chart a compare, sweep or sensitivity folder supports; returns the files written."""
     _use_cjk_font()
     folder = Path(folder)
-    names = names_of(rules if rules is not None else _folder_rules(folder))
+    names = names_of(rules if rules is not None else _folder_manifest(folder).get("rules", DEFAULT_RULES))
     written: list[Path] = []
     if (folder / "summary.parquet").is_file():
         summary = pd.read_parquet(folder / "summary.parquet")
-        labels = list(dict.fromkeys(summary["scenario"]))
+        labels = list(dict.fromkeys(summary["package"]))
+        reference = _folder_manifest(folder).get("reference", labels[0])
         series = _batch_series(folder)
         series = series[series["label"].isin(labels)]
-        written += plot_tier_bands(series, labels, names, folder)
-        written += plot_budget_by_scenario(series, labels, folder)
+        written += plot_tier_bands(series, labels, reference, names, folder)
+        written += plot_budget_by_package(summary, labels, folder)
         written += plot_pyramid(summary, labels, names, folder)
         written += plot_cost_per_additional(summary, names, folder)
     if (folder / "runs.parquet").is_file():
