@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sim.batch.design import expand
 from sim.batch.runner import BatchOptions, run_batch
+from sim.io.experiment_file import Arm
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "economies" / "baseline.toml"
@@ -26,7 +27,7 @@ BASELINE = ROOT / "scenarios" / "economies" / "baseline.toml"
 def timed_batch(runs: int, workers: int, seed: int) -> float:
     out = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:
-        specs = expand([BASELINE], runs, seed)
+        specs = expand([Arm("baseline", BASELINE)], runs, seed)
         started = time.perf_counter()
         run_batch(specs, out, BatchOptions(workers=workers, progress=False))
         return time.perf_counter() - started

@@ -93,7 +93,7 @@ class Clock:
     def wrap(self, owner: Any, name: str, label: str) -> None:
         """Replace ``owner.name`` (if it exists) by a version that adds its time to ``label``.
 
-        Nested calls under the same label (``append`` calling ``renew``) count once.
+        Nested calls under the same label (``append`` calling ``turnover``) count once.
         """
         inner = getattr(owner, name, None)
         if inner is None:
@@ -131,8 +131,8 @@ def peak_mb() -> float:
 def instrument() -> Clock:
     """Wrap the functions ``LadderModel`` calls so that each part is timed."""
     import mesa
-    import sim.model
 
+    import sim.core.model
     from sim.core import dynamics
     from sim.core.firms import FirmState
 
@@ -140,10 +140,10 @@ def instrument() -> Clock:
     for fn in DYNAMICS:
         clock.wrap(dynamics, fn, "dynamics")
     clock.wrap(dynamics, "exit_firms", "exit")
-    clock.wrap(sim.model, "synthesise", "entry")  # the initial population during set-up
-    clock.wrap(sim.model, "seed_initial_tiers", "tiers")
-    clock.wrap(sim.model, "run_cycle", "certification")
-    clock.wrap(FirmState, "renew", "state")  # append() goes through renew()
+    clock.wrap(sim.core.model, "synthesise", "entry")  # the initial population during set-up
+    clock.wrap(sim.core.model, "seed_initial_tiers", "tiers")
+    clock.wrap(sim.core.model, "run_cycle", "certification")
+    clock.wrap(FirmState, "turnover", "state")  # append() goes through turnover()
     clock.wrap(mesa.DataCollector, "collect", "collect")
 
     entrants = dynamics.entrants

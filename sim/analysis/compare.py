@@ -26,6 +26,7 @@ from sim.analysis.runs import end_outcomes
 from sim.analysis.stats import mean_interval, ratio_interval
 from sim.core.errors import InputError
 from sim.core.levers import AWARD, FUNDS_RD, LEVERS, with_trait
+from sim.core.outcomes import RUN_OUTCOMES
 from sim.core.rules import RuleSet
 from sim.core.scenario import PolicyTarget, Scenario
 from sim.core.vocab import PAYING_LEVELS, TIER_IDS
@@ -182,6 +183,29 @@ def compare_summary(out_dir: Path, index: pd.DataFrame, the_plan: Plan) -> pd.Da
             rows.append(_row(label, "additional_first", stats, tier=tier, versus=ref, status=_status(stats)))
         rows += _cost_effectiveness(out_dir, index, label, ref, a, b, ledger)
         rows += _rd_induced(label, ref, a, b)
+        for outcome in RUN_OUTCOMES.values():  # every run outcome of the registry, paired: one entry adds one
+            if outcome.paired:
+                stats = mean_interval(_paired(a, b, outcome.name))
+                rows.append(
+                    _row(
+                        label,
+                        f"effect.{outcome.name}",
+                        stats,
+                        versus=ref,
+                        status=_status(stats),
+                        note=outcome.unit,
+                    )
+                )
+    for label in the_plan.labels:
+        for outcome in RUN_OUTCOMES.values():
+            rows.append(
+                _row(
+                    label,
+                    f"outcome.{outcome.name}",
+                    mean_interval(by_label[label][outcome.name]),
+                    note=outcome.unit,
+                )
+            )
     for label, targets in the_plan.targets.items():
         rows += _target_rows(label, targets, series[series["label"] == label], start, end)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
