@@ -66,6 +66,7 @@ class Plan:
     reference: str
     economy: Scenario  # the no-policy scenario: the economy every package runs on
     targets: dict[str, list[PolicyTarget]]
+    economy_name: str = ""
 
     @property
     def labels(self) -> list[str]:
@@ -105,7 +106,8 @@ def plan(arms: list[Arm], versus: str | None = None, years: int | None = None) -
     if versus is not None and versus not in labels:
         raise InputError(f"--versus {versus}: not one of the compared packages ({', '.join(labels)})")
     targets = {label: list(sc.targets) for label, sc in scenarios.items()}
-    return Plan([base, *arms], versus or NO_POLICY, economy, targets)
+    name = load_scenario(first.scenario).meta.name if first.package else f"the economy of {first.label}"
+    return Plan([base, *arms], versus or NO_POLICY, economy, targets, name)
 
 
 # ---------------------------------------------------------------------------- summary
@@ -546,7 +548,7 @@ def print_table(summary: pd.DataFrame, the_plan: Plan) -> str:
     end = sc.run.start_year + sc.run.years - 1
     eff = effects(summary, rules)
     lines = [
-        f"economy: {sc.meta.name}, {sc.run.start_year}–{end}; every package against {ref} on the same "
+        f"economy: {the_plan.economy_name}, {sc.run.start_year}–{end}; every package against {ref} on the same "
         f"economy, paired replications (n = {int(summary.loc[summary.metric == 'cost_total', 'n'].max())})",
         "",
         f"additional firms holding each tier at the end of {end} vs {ref}: mean [95 % CI]",

@@ -186,7 +186,7 @@ def _compare(args: argparse.Namespace) -> int:
         write_csv(table, out / file)
     info = {
         **extra,
-        "economy": the_plan.economy.meta.name,
+        "economy": the_plan.economy_name,
         "rules": the_plan.economy.run.rules,
         "labels": the_plan.labels,
         "reference": the_plan.reference,
