@@ -276,3 +276,8 @@ def test_a_new_lever_module_is_found_without_naming_it_anywhere_else():
 
         class Bad(Lever, id="bad", order=80, config=EquityConfig, traits={"free_money"}):
             pass
+
+
+def test_pro_rata_under_a_zero_cap_pays_nothing():
+    paid = ration(np.array([5.0, 5.0]), np.zeros(2), 0.0, "pro_rata", np.array([0.3, 0.7]))
+    assert paid.tolist() == [0.0, 0.0]

@@ -252,3 +252,35 @@ def test_removing_one_firm_leaves_every_other_firm_on_its_own_draws(files):
     ia, ib = np.searchsorted(a["firm_id"], common), np.searchsorted(b["firm_id"], common)
     assert len(common) > 1000
     assert [c for c in a if not np.array_equal(a[c][ia], b[c][ib])] == []
+
+
+def test_exact_inversion_ends_for_huge_means_and_draws_next_to_one():
+    from scipy import stats
+
+    from sim.core.streams import binomial_quantile, poisson_quantile
+
+    u = np.array([1 - 1e-9, 1 - 1e-11, 1e-13, 0.5])
+    lam = np.array([2e6 + 0.3, 3.3e6 + 0.1, 5e5, 1e4])
+    k = poisson_quantile(u, lam)  # used to loop forever on the first two
+    assert (k == stats.poisson.ppf(u, lam)).all()
+    n = np.array([10**7, 10**7, 10**6, 1000])
+    assert (binomial_quantile(u, n, 0.2) == stats.binom.ppf(u, n, 0.2)).all()
+    with pytest.raises(ValueError, match="not finite"):
+        poisson_quantile(np.array([0.5]), np.array([np.nan]))
+
+
+def test_two_labels_sharing_one_run_do_not_double_its_sums(files, tmp_path):
+    twin = tmp_path / "twin.toml"
+    twin.write_text(AWARDS, encoding="utf-8")  # the same package under another file name
+    summary, _ = compare(files, tmp_path, files["awards"], twin, reps=3)
+    cost = summary[summary["metric"] == "cost_total"].set_index("package")["mean"]
+    assert cost["awards"] == cost["twin"] > 0
+    ledger_total = summary[
+        (summary["metric"] == "cost") & summary["year"].isna() & (summary["package"] == "twin")
+    ]
+    assert ledger_total["mean"].sum() == pytest.approx(cost["twin"])
+
+
+def test_a_target_names_exactly_one_goal():
+    with pytest.raises(ValueError, match="exactly one of added, per_year, stock"):
+        PolicyTarget(tier="srdi", by_year=2027, added=5, stock=10)

@@ -135,8 +135,10 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame, column: str) -> np.ndarray:
 
 def compare_summary(out_dir: Path, index: pd.DataFrame, the_plan: Plan) -> pd.DataFrame:
     """The long summary table of a comparison (columns: :data:`COLUMNS`)."""
-    series = index[["key", "label", "replication"]].merge(load_table(out_dir, list(index["key"]), "series"))
-    ends = index[["key", "label", "replication"]].merge(end_outcomes(series), left_on="key", right_index=True)
+    runs = load_table(out_dir, list(index["key"]), "series")
+    series = index[["key", "label", "replication"]].merge(runs)
+    # reduce each run once, then label: two labels may share one run (identical resolved scenarios)
+    ends = index[["key", "label", "replication"]].merge(end_outcomes(runs), left_on="key", right_index=True)
     ledger = _ledger(out_dir, index)
     start, end = (
         the_plan.economy.run.start_year,
@@ -254,19 +256,17 @@ def _cost_effectiveness(
     """Award money per additional first certification, package cost per additional firm, deadweight."""
     rows = []
     common = a.index.intersection(b.index)
-    awards = ledger[(ledger["label"] == label) & ledger["lever"].isin(with_trait(AWARD))]
-    award_by_tier = awards.groupby(["tier", "replication"])["amount_wan"].sum()
+    awarded = ledger[ledger["lever"].isin(with_trait(AWARD))]
+    award_by_tier = awarded[awarded["label"] == label].groupby(["tier", "replication"])["amount_wan"].sum()
+    ref_by_tier = awarded[awarded["label"] == ref].groupby(["tier", "replication"])["amount_wan"].sum()
     d_cost = _paired(a, b, "spend_total")
     dead = _deadweight(out_dir, index, label, ref, list(common))
     for tier in TIER_IDS:
         gain = _paired(a, b, f"newly_certified.{tier}")
         status = _status(mean_interval(gain))
-        money = (
-            award_by_tier.get(tier, pd.Series(dtype=float))
-            .reindex(common, fill_value=0.0)
-            .to_numpy(dtype=float)
-        )
-        if money.sum() > 0:
+        paid = _per_rep(award_by_tier, tier, common)
+        if paid.sum() > 0:  # award money beyond the reference's (none unless --versus names a package)
+            money = paid - _per_rep(ref_by_tier, tier, common)
             rows.append(_ratio_row(label, "award_cost_per_first", money, gain, status, tier=tier, versus=ref))
         end_gain = _paired(a, b, f"stock.{tier}")
         if np.any(d_cost):
@@ -300,6 +300,11 @@ def _cost_effectiveness(
             _row(label, "deadweight_money", ratio_interval(total[2], total[3]), tier="all", versus=ref)
         )
     return rows
+
+
+def _per_rep(money: pd.Series, tier: str, replications) -> np.ndarray:
+    """A tier's money per replication (0 where none was paid)."""
+    return money.get(tier, pd.Series(dtype=float)).reindex(replications, fill_value=0.0).to_numpy(dtype=float)
 
 
 def _ratio_row(label: str, metric: str, num: np.ndarray, den: np.ndarray, status: str, **keys) -> dict:
@@ -341,10 +346,10 @@ def _deadweight(
 
 def _rd_induced(label: str, ref: str, a: pd.DataFrame, b: pd.DataFrame) -> list[dict]:
     """Additional cumulative R&D per 万元 of R&D-type spending (levers that fund R&D)."""
-    spend = sum((a[f"spend.{lever}"] for lever in with_trait(FUNDS_RD)), start=pd.Series(0.0, index=a.index))
-    spend = spend.loc[a.index.intersection(b.index)].to_numpy(dtype=float)
-    if not spend.any():
+    gross = sum((a[f"spend.{lever}"] for lever in with_trait(FUNDS_RD)), start=pd.Series(0.0, index=a.index))
+    if not gross.any():
         return []
+    spend = sum(_paired(a, b, f"spend.{lever}") for lever in with_trait(FUNDS_RD))  # beyond the reference's
     d_rd = _paired(a, b, "rd_cumulative")
     return [_ratio_row(label, "rd_induced_per_wan", d_rd, spend, _status(mean_interval(d_rd)), versus=ref)]
 
@@ -581,7 +586,7 @@ def print_table(summary: pd.DataFrame, the_plan: Plan) -> str:
             c, m = dead.loc["deadweight_count"], dead.loc["deadweight_money"]
             lines.append(
                 f"    deadweight: {c['mean']:.0%} of awarded firms [{c['ci_low']:.0%}, {c['ci_high']:.0%}] and "
-                f"{m['mean']:.0%} of award money would have been certified without the package"
+                f"{m['mean']:.0%} of award money went to firms the {ref} run certified too"
             )
         rd = summary[(summary.package == package) & (summary.metric == "rd_induced_per_wan")]
         if len(rd):

@@ -150,7 +150,7 @@ def ration(
     if rule == "pro_rata":
         promised = float(amount[first].sum())
         if promised >= cap:
-            return np.where(first, amount * (cap / promised), 0.0)
+            return np.where(first, amount * (cap / promised), 0.0) if promised > 0 else np.zeros_like(amount)
         rest = (cap - promised) / (total - promised)
         return np.where(first, amount, amount * rest)
     order = np.lexsort((tiebreak, -priority, ~first)) if rule == "rank" else np.lexsort((tiebreak, ~first))

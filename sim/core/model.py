@@ -12,6 +12,7 @@ horizon.
 from __future__ import annotations
 
 import gc
+import numbers
 from collections.abc import Mapping
 
 import mesa
@@ -61,7 +62,11 @@ class LadderModel(mesa.Model):
         self.ref_revenue = scenario.population.revenue_median
         self.firms = FirmState()
         self._agents: dict[int, Firm] = {}  # firm id -> its Mesa agent (all live firms if eager)
-        self.streams = Streams(rng if isinstance(rng, int) else int(self.rng.integers(2**63)))
+        self.streams = Streams(
+            int(rng) if isinstance(rng, numbers.Integral) else int(self.rng.integers(2**63))
+        )
+        # Certificates started (new or renewed) in the simulated years, per tier: firm ids.
+        self.certified_log: dict[str, list[np.ndarray]] = {t: [] for t in TIER_IDS}
         self.year = run.start_year - 1 - cert.warmup_years
         self.origin_year = self.year  # the year the population is drawn (R&D trend origin)
         self.end_year = run.start_year + run.years - 1
@@ -93,6 +98,8 @@ class LadderModel(mesa.Model):
     def step(self) -> None:
         """One simulated year, recorded; ``running`` is cleared after the last year."""
         self.advance()
+        for tier, ids in self.certified_ids.items():
+            self.certified_log[tier].append(ids)
         self.datacollector.collect(self)
         if self.year >= self.end_year:
             self.running = False
@@ -142,6 +149,11 @@ class LadderModel(mesa.Model):
             d,
         )
         self.policy.pay(s, self.year, self.flows.certified, rules, d)
+        ids = s["firm_id"]  # rows change at turnover below: keep who was certified by id
+        self.certified_ids = {
+            tier: np.concatenate([ids[rows] for rows in events.values()]) if events else ids[:0].copy()
+            for tier, events in self.flows.certified.items()
+        }
 
         leaving = dynamics.exit_firms(s, p, d, self.ref_revenue)
         for tier in TIER_IDS:

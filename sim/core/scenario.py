@@ -191,6 +191,12 @@ class PolicyTarget(Section):
     stock: Count | None = None
     note: str = ""
 
+    @model_validator(mode="after")
+    def _one_goal(self) -> PolicyTarget:
+        if sum(v is not None for v in (self.added, self.per_year, self.stock)) != 1:
+            raise ValueError("a target needs exactly one of added, per_year, stock")
+        return self
+
 
 class Scenario(Section):
     """A complete, validated scenario."""

@@ -25,11 +25,13 @@ import zlib
 
 import numpy as np
 from numba import njit
+from scipy.special import bdtr, bdtrik, pdtr, pdtrik
 
 ID_STRIDE = 100_000_000  # entrant k of year t has id t·ID_STRIDE + k + 1; initial firms < ID_STRIDE
 
 _NO_SUB = np.zeros(0, dtype=np.int64)
 FROM_ZERO = 30.0  # below this mean, inversion searches from 0; above, from the mode
+HUGE = 1e4  # from this mean, quantiles come from SciPy's inverse incomplete gamma / beta functions
 
 
 _MASK = 2**64 - 1
@@ -167,7 +169,7 @@ def _hash_uniform(ids, subs, key, out):  # pragma: no cover - compiled
         z ^= z >> np.uint64(27)
         z *= np.uint64(_M2_I)
         z ^= z >> np.uint64(31)
-        out[i] = (np.float64(z >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
+        out[i] = (np.float64(z >> np.uint64(12)) + 0.5) * 2.220446049250313e-16  # (k + ½)/2⁵²: never 0 or 1
 
 
 @njit(cache=True)
@@ -179,14 +181,17 @@ def _hash_pair(ids, key, u1, u2):  # pragma: no cover - compiled
         z ^= z >> np.uint64(27)
         z *= np.uint64(_M2_I)
         z ^= z >> np.uint64(31)
-        u1[i] = (np.float32(z >> np.uint64(40)) + np.float32(0.5)) * np.float32(5.9604645e-08)
+        u1[i] = (np.float32(z >> np.uint64(41)) + np.float32(0.5)) * np.float32(1.1920929e-07)  # (k + ½)/2²³
         u2[i] = np.float32((z >> np.uint64(8)) & np.uint64(0xFFFFFF)) * np.float32(5.9604645e-08)
 
 
 @njit(cache=True)
-def _poisson_inv(u, lam, out):  # pragma: no cover - compiled
+def _poisson_inv(u, lam, known, out):  # pragma: no cover - compiled
     for i in range(u.shape[0]):
         m = lam[i]
+        if known[i] >= 0:  # a huge mean: inverted outside
+            out[i] = known[i]
+            continue
         if m <= 0.0:
             out[i] = 0
             continue
@@ -205,8 +210,10 @@ def _poisson_inv(u, lam, out):  # pragma: no cover - compiled
         while u[i] > cdf + 1e-12:
             k += 1
             p *= m / k
+            if cdf + p == cdf:  # the pmf no longer moves the CDF (rounding): this is the tail's end
+                break
             cdf += p
-        while k > 0 and cdf - p >= u[i] - 1e-12:
+        while k > 0 and p > 0.0 and cdf - p >= u[i] * (1.0 - 1e-12):
             cdf -= p
             p *= k / m
             k -= 1
@@ -214,10 +221,13 @@ def _poisson_inv(u, lam, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _binomial_inv(u, n, prob, out):  # pragma: no cover - compiled
+def _binomial_inv(u, n, prob, known, out):  # pragma: no cover - compiled
     odds = prob / (1.0 - prob)
     for i in range(u.shape[0]):
         trials = n[i]
+        if known[i] >= 0:  # a huge mean: inverted outside
+            out[i] = known[i]
+            continue
         if trials <= 0:
             out[i] = 0
             continue
@@ -243,8 +253,10 @@ def _binomial_inv(u, n, prob, out):  # pragma: no cover - compiled
         while k < trials and u[i] > cdf + 1e-12:
             p *= (trials - k) / (k + 1.0) * odds
             k += 1
+            if cdf + p == cdf:  # the pmf no longer moves the CDF (rounding): this is the tail's end
+                break
             cdf += p
-        while k > 0 and cdf - p >= u[i] - 1e-12:
+        while k > 0 and p > 0.0 and cdf - p >= u[i] * (1.0 - 1e-12):
             cdf -= p
             p *= k / ((trials - k + 1.0) * odds)
             k -= 1
@@ -258,8 +270,12 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     larger ones start at the mode, whose CDF is summed downwards from it.
     """
     u = np.ascontiguousarray(u, dtype=np.float64)
+    lam = np.ascontiguousarray(np.broadcast_to(lam, u.shape), dtype=np.float64)
+    if not np.isfinite(lam).all():
+        raise ValueError("a Poisson mean is not finite (the run's state holds NaN or inf)")
+    known = _invert_huge(lam, lambda q, r: pdtrik(q, lam[r]), lambda k, r: pdtr(k, lam[r]), u)
     out = np.empty(u.shape, dtype=np.int64)
-    _poisson_inv(u, np.ascontiguousarray(np.broadcast_to(lam, u.shape), dtype=np.float64), out)
+    _poisson_inv(u, lam, known, out)
     return out
 
 
@@ -271,6 +287,24 @@ def binomial_quantile(u: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
         return np.zeros(u.shape, dtype=np.int64)
     if p >= 1.0:
         return n.copy()
+    known = _invert_huge(n * p, lambda q, r: bdtrik(q, n[r], p), lambda k, r: bdtr(k, n[r], p), u, top=n)
     out = np.empty(u.shape, dtype=np.int64)
-    _binomial_inv(u, n, float(p), out)
+    _binomial_inv(u, n, float(p), known, out)
     return out
+
+
+def _invert_huge(mean: np.ndarray, inverse, cdf, u: np.ndarray, top: np.ndarray | None = None) -> np.ndarray:
+    """Quantiles for means of :data:`HUGE` and more (−1 for the others, which the kernel inverts).
+
+    There summing the pmf loses the far tails to rounding, so the regularised incomplete gamma or
+    beta function (SciPy) is inverted instead, then checked one step down (as SciPy's own ppf).
+    """
+    known = np.full(mean.shape, -1, dtype=np.int64)
+    rows = np.flatnonzero(mean >= HUGE)
+    if len(rows):
+        k = np.ceil(inverse(u[rows], rows))
+        if top is not None:
+            k = np.minimum(k, top[rows])
+        below = np.maximum(k - 1, 0)
+        known[rows] = np.where(cdf(below, rows) >= u[rows], below, k).astype(np.int64)
+    return known

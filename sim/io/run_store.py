@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.core.levers import AWARD, with_trait
@@ -71,14 +72,18 @@ def panel_rows(model: LadderModel) -> pd.DataFrame:
 
 
 def _certified(model: LadderModel) -> pd.DataFrame:
-    """Firms first certified to each tier during the simulated years (for deadweight)."""
-    cols = model.firms.all_firms()
-    start = model.scenario.run.start_year
-    parts = []
-    for tier in model.rules.order:
-        first = cols[f"first_{tier}"]
-        ids = cols["firm_id"][first >= start]
-        parts.append(pd.DataFrame({"tier": tier, "firm_id": ids}))
+    """Firms that started a certificate (new or renewed) of each tier in the simulated years.
+
+    What a paired reference run certified, for deadweight: an award paid for a certificate the
+    reference run also granted bought nothing.
+    """
+    parts = [
+        pd.DataFrame({"tier": tier, "firm_id": np.unique(np.concatenate(logged))})
+        for tier, logged in model.certified_log.items()
+        if logged
+    ]
+    if not parts:
+        return pd.DataFrame({"tier": pd.Series(dtype="object"), "firm_id": pd.Series(dtype="int64")})
     return pd.concat(parts, ignore_index=True)
 
 
