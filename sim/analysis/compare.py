@@ -417,10 +417,10 @@ def _achieved(series: pd.DataFrame, tiers: list[str], kind: str, start: int, yea
 
 
 def tier_names(rules: RuleSet) -> pd.DataFrame:
-    """Tier id with its English and Chinese names from the rule set."""
+    """Tier id with its English and Chinese names and the level of government that issues it."""
     return pd.DataFrame(
-        [(t, rules.tiers[t].name_en, rules.tiers[t].name_zh) for t in rules.order],
-        columns=["tier", "name_en", "name_zh"],
+        [(t, rules.tiers[t].name_en, rules.tiers[t].name_zh, rules.tiers[t].issued_by) for t in rules.order],
+        columns=["tier", "name_en", "name_zh", "issued_by"],
     )
 
 
@@ -437,7 +437,7 @@ def tiers_by_year(summary: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
     return (
         tier_names(rules)
         .merge(wide.reset_index(), on="tier")
-        .pipe(_first, ["package", "tier", "name_en", "name_zh"])
+        .pipe(_first, ["package", "tier", "name_en", "name_zh", "issued_by"])
     )
 
 

@@ -14,11 +14,12 @@ import numpy as np
 from pydantic import Field
 
 from sim.core.schema import Money, Section
-from sim.core.streams import YearDraws
 from sim.core.vocab import PAYING_LEVELS, TIER_IDS, PayingLevel
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sim.core.streams import YearDraws
 
 NO_TIER = -1
 _NO_PAYMENTS = {

@@ -11,13 +11,17 @@ the neutral record and pays nothing. Equations: docs/ODD.md §7.19.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.core.firms import FirmState
 from sim.core.ledger import Commitments, Ledger
 from sim.core.levers import LEVERS, Context, Incentives, Levers
 from sim.core.rules import RuleSet
-from sim.core.streams import YearDraws
+
+if TYPE_CHECKING:
+    from sim.core.streams import YearDraws
 
 
 class Policy:

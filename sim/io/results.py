@@ -99,6 +99,14 @@ def manifest(
         "years": sc.run.years,
         "start_year": sc.run.start_year,
         "rules": sc.run.rules,
+        "rule_sets": {
+            name: {
+                "title": rs.meta.title,
+                "verified": rs.meta.verified,
+                "in_force_from": rs.meta.in_force_from,
+            }
+            for name, rs in model.rule_sets.items()
+        },
         "initial_tiers_placed": model.placed,
         "initial_tiers_requested": dict(sc.certification.initial),
         "package": {"name": "sme-ladder", "version": __version__},

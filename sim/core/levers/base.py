@@ -10,7 +10,7 @@ one file. Equations: docs/ODD.md §7.19.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -19,8 +19,10 @@ from sim.core.firms import FirmState
 from sim.core.ledger import NO_TIER, Budget, Commitments, Demand, Ledger, occurrence
 from sim.core.rules import RuleSet
 from sim.core.schema import Section
-from sim.core.streams import YearDraws
 from sim.core.vocab import PAYING_LEVELS, TIER_IDS, PayingLevel
+
+if TYPE_CHECKING:
+    from sim.core.streams import YearDraws
 
 # Traits a lever may declare; analyses select levers by trait, never by id.
 AWARD = "award"  # pays on certification to a tier: its money is set against that tier's gain
