@@ -186,12 +186,9 @@ def _hash_pair(ids, key, u1, u2):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _poisson_inv(u, lam, known, out):  # pragma: no cover - compiled
+def _poisson_inv(u, lam, out):  # pragma: no cover - compiled
     for i in range(u.shape[0]):
         m = lam[i]
-        if known[i] >= 0:  # a huge mean: inverted outside
-            out[i] = known[i]
-            continue
         if m <= 0.0:
             out[i] = 0
             continue
@@ -221,13 +218,10 @@ def _poisson_inv(u, lam, known, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _binomial_inv(u, n, prob, known, out):  # pragma: no cover - compiled
+def _binomial_inv(u, n, prob, out):  # pragma: no cover - compiled
     odds = prob / (1.0 - prob)
     for i in range(u.shape[0]):
         trials = n[i]
-        if known[i] >= 0:  # a huge mean: inverted outside
-            out[i] = known[i]
-            continue
         if trials <= 0:
             out[i] = 0
             continue
@@ -273,9 +267,11 @@ def poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     lam = np.ascontiguousarray(np.broadcast_to(lam, u.shape), dtype=np.float64)
     if not np.isfinite(lam).all():
         raise ValueError("a Poisson mean is not finite (the run's state holds NaN or inf)")
-    known = _invert_huge(lam, lambda q, r: pdtrik(q, lam[r]), lambda k, r: pdtr(k, lam[r]), u)
-    out = np.empty(u.shape, dtype=np.int64)
-    _poisson_inv(u, lam, known, out)
+    out = _invert_huge(lam, lambda q, r: pdtrik(q, lam[r]), lambda k, r: pdtr(k, lam[r]), u)
+    rest = np.flatnonzero(out < 0)
+    kernel_out = np.empty(len(rest), dtype=np.int64)
+    _poisson_inv(u[rest], lam[rest], kernel_out)
+    out[rest] = kernel_out
     return out
 
 
@@ -287,9 +283,11 @@ def binomial_quantile(u: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
         return np.zeros(u.shape, dtype=np.int64)
     if p >= 1.0:
         return n.copy()
-    known = _invert_huge(n * p, lambda q, r: bdtrik(q, n[r], p), lambda k, r: bdtr(k, n[r], p), u, top=n)
-    out = np.empty(u.shape, dtype=np.int64)
-    _binomial_inv(u, n, float(p), known, out)
+    out = _invert_huge(n * p, lambda q, r: bdtrik(q, n[r], p), lambda k, r: bdtr(k, n[r], p), u, top=n)
+    rest = np.flatnonzero(out < 0)
+    kernel_out = np.empty(len(rest), dtype=np.int64)
+    _binomial_inv(u[rest], n[rest], float(p), kernel_out)
+    out[rest] = kernel_out
     return out
 
 

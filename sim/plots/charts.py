@@ -94,6 +94,12 @@ def _grid(n: int, ncols: int, width: float, height: float, **kw):
     return fig, list(axes.flat[:n])
 
 
+def _matrix(nrows: int, ncols: int, width: float, height: float, **kw):
+    """A rows × columns grid of panels (a package per row), with room for a title and legend."""
+    size = (width * ncols, height * nrows + 0.7)
+    return plt.subplots(nrows, ncols, figsize=size, dpi=110, squeeze=False, **kw)
+
+
 def _stacked_levers(ax, per: pd.DataFrame) -> None:
     """Bars of spend per year stacked by lever (columns of ``per``), hatched for black and white."""
     bottom = np.zeros(len(per))
@@ -195,13 +201,7 @@ def plot_tier_bands(
     """
     tiers = [t for t in names.ladder if series[f"stock.{t}"].max() > 0]
     packages = [lab for lab in labels if lab != reference] or [reference]
-    fig, axes = plt.subplots(
-        len(packages),
-        len(tiers),
-        figsize=(3.2 * len(tiers), 2.6 * len(packages) + 0.6),
-        dpi=110,
-        squeeze=False,
-    )
+    fig, axes = _matrix(len(packages), len(tiers), 3.2, 2.6)
     for i, package in enumerate(packages):
         for j, tier in enumerate(tiers):
             ax = axes[i][j]
@@ -252,14 +252,7 @@ def plot_budget_by_package(summary: pd.DataFrame, labels: list[str], folder: Pat
     if not packages:
         return []
     levels = [lv for lv in PAYING_LEVELS if (cost["level"] == lv).any()]
-    fig, axes = plt.subplots(
-        len(packages),
-        len(levels),
-        figsize=(4.2 * len(levels), 2.8 * len(packages) + 0.8),
-        dpi=110,
-        squeeze=False,
-        sharey=True,
-    )
+    fig, axes = _matrix(len(packages), len(levels), 4.2, 2.8, sharey=True)
     years = sorted(summary.loc[summary["metric"] == "cost", "year"].dropna().astype(int).unique())
     for i, package in enumerate(packages):
         for j, level in enumerate(levels):
