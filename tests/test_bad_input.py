@@ -6,11 +6,13 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+import pytest
 from annotated_types import Ge, Gt, Le
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.app.cli import main
+from sim.core.errors import InputError
 from sim.core.scenario import Dynamics, Population
 from tests.conftest import BASELINE
 
@@ -133,3 +135,61 @@ def test_extends_cycle_exits_2(tmp_path):
     with contextlib.redirect_stderr(err):
         assert main(["run", str(tmp_path / "a.toml")]) == 2
     assert "extends: cycle" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1
+
+
+def _one_line_exit_2(*argv):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(argv))
+    lines = err.getvalue().strip().splitlines()
+    return code, lines
+
+
+@pytest.mark.parametrize(
+    ("setting", "fragment"),
+    [
+        ('population.firms="6000"', "population.firms"),
+        ("population.firms=true", "population.firms"),
+        ("certification.warmup_years=true", "certification.warmup_years"),
+        ("dynamics.entrant_revenue_median=inf", "dynamics.entrant_revenue_median"),
+        ("dynamics.growth_drift=nan", "dynamics.growth_drift"),
+        ('levers.award={items=[{tier="srdi", level="city", amount=inf}]}', "levers.award.items.0.amount"),
+        ('levers.award={items=[{tier="srdi", level="city", amount="10"}]}', "levers.award.items.0.amount"),
+        (
+            'levers.award={on_renewal="yes", items=[{tier="srdi", level="city", amount=1}]}',
+            "levers.award.on_renewal",
+        ),
+    ],
+)
+def test_wrong_types_and_non_finite_numbers_are_refused(setting, fragment):
+    code, lines = _one_line_exit_2("run", str(BASELINE), "--years", "1", "--set", setting)
+    assert code == 2 and len(lines) == 1 and fragment in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    "option", [["--reps", "0"], ["--workers", "-1"], ["--seed", "-3"], ["--scheduler", "tcp://x:1"]]
+)
+def test_bad_batch_options_are_refused(option):
+    code, lines = _one_line_exit_2("compare", str(BASELINE), *option, "--quiet")
+    assert code == 2 and len(lines) == 1 and option[0] in lines[0], lines
+
+
+def test_a_results_name_must_be_one_path_component(tmp_path):
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        f'[experiment]\nname = "../../x"\nscenarios = ["{BASELINE}"]\nreplications = 1\n', encoding="utf-8"
+    )
+    code, lines = _one_line_exit_2("sweep", str(exp), "--quiet")
+    assert code == 2 and len(lines) == 1 and "experiment.name" in lines[0], lines
+
+
+def test_a_nan_threshold_in_a_rule_file_is_refused(tmp_path):
+    from sim.io.files import RULES_DIR, load_rules
+
+    bad = tmp_path / "nan-rules.toml"
+    bad.write_text(
+        f'extends = "{RULES_DIR / "miit-2022.toml"}"\n[tiers.srdi.eligibility]\nall = [{{ attr = "rd", op = ">=", value = nan }}]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="nan-rules.toml: tiers.srdi.eligibility"):
+        load_rules(str(bad))

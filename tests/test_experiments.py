@@ -169,7 +169,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
 
 def test_dask_backend_gives_the_same_numbers_as_local_processes(tmp_path):
     pytest.importorskip("dask.distributed")
-    specs = expand([Arm("base", BASELINE)], 4, seed=5, points=[(("population.firms", 300.0),)], years=3)
+    specs = expand([Arm("base", BASELINE)], 4, seed=5, points=[(("population.firms", 300),)], years=3)
     local = run_batch(specs, tmp_path / "local", BatchOptions(workers=2, progress=False))
     dask = run_batch(specs, tmp_path / "dask", BatchOptions(workers=2, backend="dask", progress=False))
     assert local == dask

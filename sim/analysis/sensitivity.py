@@ -189,9 +189,7 @@ def draw(problem: dict, method: str, samples: int, levels: int, seed: int) -> np
 
 
 def _point(params: list[SweptParameter], row: np.ndarray) -> tuple[tuple[str, float], ...]:
-    return tuple(
-        (p.path, float(round(v)) if p.integer else float(v)) for p, v in zip(params, row, strict=True)
-    )
+    return tuple((p.path, int(round(v)) if p.integer else float(v)) for p, v in zip(params, row, strict=True))
 
 
 def build_specs(

@@ -416,10 +416,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Counts must be positive and seeds non-negative: 0 is not a silent "default"."""
+    for name, low in (("reps", 1), ("workers", 1), ("seed", 0), ("years", 1), ("samples", 1)):
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise InputError(f"--{name} {value}: must be at least {low}")
+    if getattr(args, "scheduler", None) and getattr(args, "backend", "local") != "dask":
+        raise InputError("--scheduler: goes with --backend dask")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ladder`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        _check_numbers(args)
         return args.func(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

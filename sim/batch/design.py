@@ -31,7 +31,10 @@ def design_points(design: Design) -> list[tuple[tuple[str, float], ...]]:
 
 
 def _cast(param: SweptParameter, value: float) -> float:
-    return float(round(value)) if param.integer else float(value)
+    """A point's value: whole for integer parameters and whole grid values, else a Python float."""
+    if param.integer:
+        return int(round(value))
+    return value if isinstance(value, int) else float(value)
 
 
 def expand(

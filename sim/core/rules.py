@@ -34,7 +34,7 @@ def tolerant(threshold: np.ndarray | float, direction: float) -> np.ndarray | fl
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def _check_attr(attr: str) -> None:

@@ -16,12 +16,14 @@ PositiveMoney = Annotated[float, Field(gt=0.0)]
 Count = Annotated[int, Field(ge=0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Rate = Annotated[float, Field(ge=-1.0, le=10.0)]
+# A name that becomes a folder under results/: one path component (no "/", no leading dot).
+FolderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")]
 
 
 class Section(BaseModel):
     """A strict, frozen block of a scenario file with optional per-key citations."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     sources: dict[str, str] = Field(default_factory=dict)
 

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from sim.core.errors import InputError
 from sim.core.outcomes import OUTCOMES
-from sim.core.schema import Section
+from sim.core.schema import FolderName, Section
 from sim.io.files import load_file, load_scenario
 
 
@@ -53,7 +53,7 @@ class FittedParameter(Section):
             value = float(np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low))))
         else:
             value = self.low + u * (self.high - self.low)
-        return float(round(value)) if self.integer else value
+        return int(round(value)) if self.integer else value
 
     def to_unit(self, value: float) -> float:
         """Parameter value → unit-cube coordinate."""
@@ -85,7 +85,7 @@ class ObservedTarget(Section):
 class CalibrationMeta(Section):
     """Which scenario, how many replications, and how hard to search."""
 
-    name: str
+    name: FolderName
     description: str = ""
     scenario: str
     replications: int = Field(ge=1, le=1000)

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sim.core.errors import InputError
-from sim.core.schema import Section
+from sim.core.schema import FolderName, Section
 from sim.io.files import load_file, load_scenario
 
 
@@ -24,7 +24,7 @@ class SweptParameter(Section):
     """One swept input: grid ``values``, or a ``low``–``high`` range for a Latin hypercube."""
 
     path: str
-    values: list[float] | None = None
+    values: list[int | float] | None = None  # a grid keeps whole numbers whole (firm counts)
     low: float | None = None
     high: float | None = None
     integer: bool = False
@@ -67,7 +67,7 @@ class ExperimentMeta(Section):
     no-policy counterfactual).
     """
 
-    name: str
+    name: FolderName
     description: str = ""
     scenarios: list[str] = Field(default_factory=list)
     economy: str | None = None
