@@ -215,7 +215,7 @@ def test_compare_command_writes_summary_and_plots(tmp_path):
     )
     dead = summary[(summary.metric == "deadweight_count")].iloc[0]
     assert 0.0 <= dead["mean"] <= 1.0
-    for name in ("tiers_bands", "budget_by_level", "pyramid", "cost_per_additional"):
+    for name in ("effects", "tiers_bands", "budget_by_level", "pyramid", "cost_per_additional"):
         assert (out / f"{name}.png").is_file() and (out / f"{name}.svg").is_file()
 
 

@@ -284,3 +284,10 @@ def test_two_labels_sharing_one_run_do_not_double_its_sums(files, tmp_path):
 def test_a_target_names_exactly_one_goal():
     with pytest.raises(ValueError, match="exactly one of added, per_year, stock"):
         PolicyTarget(tier="srdi", by_year=2027, added=5, stock=10)
+
+
+def test_a_package_given_where_a_scenario_belongs_says_how_to_lay_it_on_an_economy():
+    code, _, err = ladder(
+        "compare", str(ROOT / "scenarios" / "packages" / "our-city.toml"), "--reps", "2", "--quiet"
+    )
+    assert code == 2 and "a policy package, not a scenario" in err and "--economy" in err

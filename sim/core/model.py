@@ -149,9 +149,11 @@ class LadderModel(mesa.Model):
             d,
         )
         self.policy.pay(s, self.year, self.flows.certified, rules, d)
-        ids = s["firm_id"]  # rows change at turnover below: keep who was certified by id
+        live_ids = s["firm_id"]  # rows change at turnover below: keep who was certified by id
         self.certified_ids = {
-            tier: np.concatenate([ids[rows] for rows in events.values()]) if events else ids[:0].copy()
+            tier: np.concatenate([live_ids[rows] for rows in events.values()])
+            if events
+            else live_ids[:0].copy()
             for tier, events in self.flows.certified.items()
         }
 

@@ -260,6 +260,11 @@ def load_scenario(
     """
     raw = load_raw(path)
     origin = str(path)
+    if package is None and raw and set(raw) <= set(PACKAGE_KEYS):
+        raise InputError(
+            f"{path}: a policy package, not a scenario: lay it on an economy "
+            "(ladder compare --economy ECONOMY.toml PACKAGE.toml, or economy = / package = in a scenario file)"
+        )
     if package is not None:
         check_economy(Path(path), raw)
         raw = deep_merge(raw, load_package_raw(package))

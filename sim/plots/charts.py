@@ -239,9 +239,49 @@ def plot_tier_bands(
                 ax.set_xlabel("Year 年末", fontsize=8)
             if j == len(tiers) - 1:
                 ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle(f"Firms holding each tier: each package against {reference} (mean and {BAND})", fontsize=9)
+    fig.suptitle(
+        f"Firms holding each tier, {BAND} (the spread of one realisation; the policy effect is effects.png)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return _save(fig, folder, "tiers_bands")
+
+
+def plot_effects(summary: pd.DataFrame, names: TierNames, folder: Path) -> list[Path]:
+    """Additional firms holding each tier, year by year: the paired policy effect with its 95 % CI.
+
+    One panel per package × tier. This, not the overlap of the stock bands, says whether a
+    package changes a tier: paired replications share every firm's shocks.
+    """
+    eff = summary[(summary["metric"] == "additional") & summary["tier"].isin(names.ladder)]
+    if eff.empty:
+        return []
+    packages = list(dict.fromkeys(eff["package"]))
+    tiers = list(names.ladder)
+    fig, axes = _matrix(len(packages), len(tiers), 3.2, 2.4)
+    for i, package in enumerate(packages):
+        for j, tier in enumerate(tiers):
+            ax = axes[i][j]
+            mine = eff[(eff["package"] == package) & (eff["tier"] == tier)].sort_values("year")
+            ax.fill_between(
+                mine["year"], mine["ci_low"], mine["ci_high"], color="0.8", label="95 % CI of the mean"
+            )
+            ax.plot(mine["year"], mine["mean"], color="black", marker="o", markersize=2.5, label="mean")
+            ax.axhline(0, color="black", linewidth=0.6)
+            _integer_years(ax)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, alpha=0.3)
+            if i == 0:
+                ax.set_title(names.two_lines(tier), fontsize=8)
+            if j == 0:
+                versus = mine["versus"].iloc[0] if len(mine) else "?"
+                ax.set_ylabel(f"{package}\nvs {versus}\nadditional firms 新增企业", fontsize=7)
+    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle(
+        "Policy effect: additional firms holding each tier (paired replications, 95 % CI)", fontsize=9
+    )
+    fig.tight_layout()
+    return _save(fig, folder, "effects")
 
 
 def plot_budget_by_package(summary: pd.DataFrame, labels: list[str], folder: Path) -> list[Path]:
@@ -403,6 +443,7 @@ def plot_folder(folder: Path, rules: str | RuleSet | None = None) -> list[Path]:
         reference = _folder_manifest(folder).get("reference", labels[0])
         series = _batch_series(folder)
         series = series[series["label"].isin(labels)]
+        written += plot_effects(summary, names, folder)
         written += plot_tier_bands(series, labels, reference, names, folder)
         written += plot_budget_by_package(summary, labels, folder)
         written += plot_pyramid(summary, labels, names, folder)
