@@ -220,11 +220,11 @@ def build_specs(
 
 
 def point_outcomes(
-    out_dir: Path, arms: pd.DataFrame, keys: list[str], outcomes: list[str], n_points: int
+    out_dir: Path, roles: pd.DataFrame, keys: list[str], outcomes: list[str], n_points: int
 ) -> pd.DataFrame:
     """Per sample point, the mean over replications of each outcome (cost ratios paired)."""
     ends = end_outcomes(load_table(out_dir, keys, "series"))
-    runs = arms.assign(key=keys).join(ends, on="key")
+    runs = roles.assign(key=keys).join(ends, on="key")
     with_levers = runs[runs["arm"] == "levers"].set_index(["point", "replication"])
     table = pd.DataFrame(index=pd.RangeIndex(n_points, name="point"))
     plain = [o for o in outcomes if not o.startswith(COST_PREFIX)]

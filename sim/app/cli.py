@@ -18,8 +18,6 @@ EXIT_BAD_INPUT = 2
 
 
 def _run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from sim.core.model import LadderModel
     from sim.io.files import load_scenario, rule_sets_of
     from sim.io.results import atomic_write, command_line, manifest, write_manifest, write_tables
@@ -36,13 +34,14 @@ def _run(args: argparse.Namespace) -> int:
     except InputError as exc:  # a rule set and the scenario disagree
         raise InputError(f"{args.scenario}: {exc}") from None
     model.run_model()
-    paths = write_tables(model, out, ledger_firms=args.ledger == "firms")
+    tables = write_tables(model, out, ledger_firms=args.ledger == "firms")
+    paths = {name: out / name for name in tables}
     name, names = scenario.meta.name, TierNames(model.rules)
-    tiers = pd.read_parquet(paths["tiers.parquet"])
+    tiers = tables["tiers.parquet"]
     paths["tiers.png"] = out / "tiers.png"
     title = f"{name}: firms per tier (seed {args.seed})"
     atomic_write(paths["tiers.png"], lambda tmp: plot_tiers(tiers, names, tmp, title))
-    ledger = pd.read_parquet(paths["ledger.parquet"])
+    ledger = tables["ledger.parquet"]
     years = list(range(scenario.run.start_year, model.year + 1))
     budget = out / "budget.png"
     budget.unlink(missing_ok=True)  # no chart of no payments: a stale one must not stay either

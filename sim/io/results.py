@@ -119,11 +119,8 @@ def manifest(
     }
 
 
-TABLES = ("tiers.parquet", "metrics.parquet", "firms.parquet", "ledger.parquet", "budget.parquet")
-
-
-def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> dict[str, Path]:
-    """Write every data file of one run into ``out``; returns their paths by file name.
+def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> dict[str, pd.DataFrame]:
+    """Write every data file of one run into ``out``; returns the tables by file name.
 
     ``ledger_firms`` adds ``ledger_firms.parquet`` with one row per payment.
     """
@@ -139,11 +136,9 @@ def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> d
     }
     if ledger_firms:
         frames["ledger_firms.parquet"] = rows
-    paths = {}
     for name, frame in frames.items():
-        paths[name] = out / name
-        write_parquet(frame, paths[name])
-    return paths
+        write_parquet(frame, out / name)
+    return frames
 
 
 def write_manifest(info: dict[str, Any], out: Path) -> Path:

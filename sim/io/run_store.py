@@ -39,15 +39,20 @@ def series_frame(model: LadderModel, ledger: pd.DataFrame) -> pd.DataFrame:
     (``Ledger.table``), zero in a year nothing was paid.
     """
     out = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    years = out["year"]
-    for outcome in OUTCOMES.values():
-        if outcome.ledger is None:
-            continue
-        kind, what = outcome.ledger
-        rows = ledger if kind == "total" else ledger[ledger[kind] == what]
-        per = rows.groupby("year")["amount_wan"].sum()
-        out[outcome.name] = years.map(per).fillna(0.0).astype("float64")
-    return out
+    years = out["year"].to_numpy()
+    spend = {
+        kind: ledger.groupby(["year", kind])["amount_wan"].sum().unstack(kind) for kind in ("lever", "level")
+    }
+    spend["total"] = ledger.groupby("year")["amount_wan"].sum().to_frame("")
+    columns = {
+        o.name: spend[o.ledger[0]]
+        .reindex(index=years, columns=[o.ledger[1]])[o.ledger[1]]
+        .fillna(0.0)
+        .to_numpy()
+        for o in OUTCOMES.values()
+        if o.ledger is not None
+    }
+    return pd.concat([out, pd.DataFrame(columns, dtype="float64")], axis=1)
 
 
 def run_tables(model: LadderModel) -> dict[str, pd.DataFrame]:
