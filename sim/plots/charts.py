@@ -94,6 +94,15 @@ def _grid(n: int, ncols: int, width: float, height: float, **kw):
     return fig, list(axes.flat[:n])
 
 
+def _year_panel(ax, title: str | None) -> None:
+    """A small-multiple panel over the years: integer ticks, a light grid, the column title on top."""
+    _integer_years(ax)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
+    if title is not None:
+        ax.set_title(title, fontsize=8)
+
+
 def _matrix(nrows: int, ncols: int, width: float, height: float, **kw):
     """A rows × columns grid of panels (a package per row), with room for a title and legend."""
     size = (width * ncols, height * nrows + 0.7)
@@ -228,11 +237,7 @@ def plot_tier_bands(
                     label=f"{label}: mean",
                 )
             ax.set_ylim(bottom=0)
-            _integer_years(ax)
-            ax.tick_params(labelsize=7)
-            ax.grid(True, alpha=0.3)
-            if i == 0:
-                ax.set_title(names.two_lines(tier), fontsize=8)
+            _year_panel(ax, names.two_lines(tier) if i == 0 else None)
             if j == 0:
                 ax.set_ylabel(f"{package}\nfirms 企业数", fontsize=8)
             if i == len(packages) - 1:
@@ -268,11 +273,7 @@ def plot_effects(summary: pd.DataFrame, names: TierNames, folder: Path) -> list[
             )
             ax.plot(mine["year"], mine["mean"], color="black", marker="o", markersize=2.5, label="mean")
             ax.axhline(0, color="black", linewidth=0.6)
-            _integer_years(ax)
-            ax.tick_params(labelsize=7)
-            ax.grid(True, alpha=0.3)
-            if i == 0:
-                ax.set_title(names.two_lines(tier), fontsize=8)
+            _year_panel(ax, names.two_lines(tier) if i == 0 else None)
             if j == 0:
                 versus = mine["versus"].iloc[0] if len(mine) else "?"
                 ax.set_ylabel(f"{package}\nvs {versus}\nadditional firms 新增企业", fontsize=7)
