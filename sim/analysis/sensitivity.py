@@ -33,6 +33,7 @@ per outcome and parameter), ``points.parquet`` (each sample point's values and o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from sim.core.errors import InputError
 from sim.core.vocab import TIER_IDS
 from sim.io.experiment_file import Arm, SweptParameter, load_experiment
 from sim.io.files import file_hash
+from sim.io.results import write_csv, write_parquet
 from sim.io.run_store import load_table
 
 METHODS = ("morris", "sobol")
@@ -82,20 +84,32 @@ class SensitivityResult:
     manifest: dict = field(default_factory=dict)
 
 
-def run_sensitivity(
-    experiment: str,
-    method: str,
-    samples: int | None,
-    levels: int,
-    out: Path | None,
-    options: BatchOptions,
-    replications: int | None = None,
-) -> tuple[SensitivityResult, Path]:
-    """Sample, run every point through the batch engine (resumably), analyse.
+@dataclass
+class SensitivityPlan:
+    """A validated analysis, sampled and turned into run specs; nothing run yet."""
 
-    Writes ``indices.csv``/``.parquet`` and ``points.parquet`` into the output folder and
-    returns the result and that folder; the caller draws the chart and writes the manifest.
-    """
+    experiment: str
+    method: str
+    samples: int
+    levels: int
+    replications: int
+    outcomes: list[str]
+    params: list[SweptParameter]
+    problem: dict
+    x: np.ndarray
+    points: list
+    paired: bool
+    specs: list[RunSpec]
+    roles: pd.DataFrame
+    sample_seed: int
+    base_seed: int
+    folder: Path  # the default results folder, ``results/<experiment name>-<method>``
+
+
+def plan_sensitivity(
+    experiment: str, method: str, samples: int | None, levels: int, replications: int | None = None
+) -> SensitivityPlan:
+    """Validate the experiment and draw the sample: every refusal happens here, before any run."""
     exp, arms = load_experiment(experiment)
     meta, params = exp.experiment, exp.design.parameters
     samples = samples if samples is not None else DEFAULT_SAMPLES[method]
@@ -103,39 +117,55 @@ def run_sensitivity(
     outcomes = list(meta.outcomes) or list(DEFAULT_OUTCOMES)
     _check_outcomes(experiment, outcomes)
     reps = replications or meta.replications
-
     problem = salib_problem(params)
     x = draw(problem, method, samples, levels, exp.design.seed)
     points = [_point(params, row) for row in x]
     paired = any(o.startswith(COST_PREFIX) for o in outcomes)
     specs, roles = build_specs(arms[0], points, reps, meta.seed, meta.years, paired)
-    out = out or Path("results") / f"{meta.name}-{method}"
-    keys = run_batch(specs, out, options)
+    folder = Path("results") / f"{meta.name}-{method}"
+    return SensitivityPlan(
+        experiment, method, samples, levels, reps, outcomes, params, problem, x, points, paired, specs,
+        roles, exp.design.seed, meta.seed, folder,
+    )  # fmt: skip
 
-    table = point_outcomes(out, roles, keys, outcomes, len(points))
-    table.insert(0, "point", range(len(points)))
-    for k, param in enumerate(params):
-        table.insert(1 + k, f"param.{param.path}", [point[k][1] for point in points])
-    table.to_parquet(out / "points.parquet", index=False)
-    indices, notes = analyse(problem, x, table[outcomes], method, levels, exp.design.seed)
-    indices.to_csv(out / "indices.csv", index=False)
-    indices.to_parquet(out / "indices.parquet", index=False)
+
+def run_sensitivity(
+    plan: SensitivityPlan, out: Path, options: BatchOptions, begin: Callable[[], None] = lambda: None
+) -> SensitivityResult:
+    """Run every point through the batch engine (resumably) and analyse.
+
+    Writes ``indices.csv``/``.parquet`` and ``points.parquet`` into ``out``, calling ``begin``
+    first (the caller's :meth:`~sim.io.folder.ResultsFolder.begin`); the caller draws the chart
+    and writes the manifest.
+    """
+    keys = run_batch(plan.specs, out, options)
+    begin()
+    table = point_outcomes(out, plan.roles, keys, plan.outcomes, len(plan.points))
+    table.insert(0, "point", range(len(plan.points)))
+    for k, param in enumerate(plan.params):
+        table.insert(1 + k, f"param.{param.path}", [point[k][1] for point in plan.points])
+    write_parquet(table, out / "points.parquet", missing_ok=True)
+    indices, notes = analyse(
+        plan.problem, plan.x, table[plan.outcomes], plan.method, plan.levels, plan.sample_seed
+    )
+    write_csv(indices, out / "indices.csv")
+    write_parquet(indices, out / "indices.parquet", missing_ok=True)
     manifest = {
-        "experiment": {"path": experiment, "sha256": file_hash(experiment)},
-        "method": method,
-        "samples": samples,
-        "levels": levels if method == "morris" else None,
-        "sample_seed": exp.design.seed,
-        "base_seed": meta.seed,
-        "replications": reps,
-        "parameters": [{"path": p.path, "low": p.low, "high": p.high} for p in params],
-        "outcomes": outcomes,
-        "sample_points": len(points),
-        "paired_without_levers": paired,
+        "experiment": {"path": plan.experiment, "sha256": file_hash(plan.experiment)},
+        "method": plan.method,
+        "samples": plan.samples,
+        "levels": plan.levels if plan.method == "morris" else None,
+        "sample_seed": plan.sample_seed,
+        "base_seed": plan.base_seed,
+        "replications": plan.replications,
+        "parameters": [{"path": p.path, "low": p.low, "high": p.high} for p in plan.params],
+        "outcomes": plan.outcomes,
+        "sample_points": len(plan.points),
+        "paired_without_levers": plan.paired,
         "distinct_runs": len(set(keys)),
         "notes": notes,
     }
-    return SensitivityResult(indices, notes, outcomes, table, specs, keys, manifest), out
+    return SensitivityResult(indices, notes, plan.outcomes, table, plan.specs, keys, manifest)
 
 
 def _check(

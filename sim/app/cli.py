@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,37 +22,40 @@ EXIT_BAD_INPUT = 2
 def _run(args: argparse.Namespace) -> int:
     from sim.core.model import LadderModel
     from sim.io.files import load_scenario, rule_sets_of
-    from sim.io.results import atomic_write, command_line, manifest, write_manifest, write_tables
+    from sim.io.folder import ResultsFolder
+    from sim.io.machine import check_memory
+    from sim.io.results import atomic_write, command_line, manifest, write_tables
     from sim.plots.charts import TierNames, plot_budget, plot_tiers
 
     overrides = list(args.set or [])
     if args.years is not None:
         overrides.append(f"run.years={args.years}")
     scenario = load_scenario(args.scenario, overrides)
+    check_memory(scenario, args.scenario, agents=True)
     out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
     started = time.perf_counter()
-    try:
-        model = LadderModel(scenario, rule_sets_of(scenario), rng=args.seed)
-    except InputError as exc:  # a rule set and the scenario disagree
-        raise InputError(f"{args.scenario}: {exc}") from None
-    model.run_model()
-    tables = write_tables(model, out, ledger_firms=args.ledger == "firms")
-    paths = {name: out / name for name in tables}
-    name, names = scenario.meta.name, TierNames(model.rules)
-    tiers = tables["tiers.parquet"]
-    paths["tiers.png"] = out / "tiers.png"
-    title = f"{name}: firms per tier (seed {args.seed})"
-    atomic_write(paths["tiers.png"], lambda tmp: plot_tiers(tiers, names, tmp, title))
-    ledger = tables["ledger.parquet"]
-    years = list(range(scenario.run.start_year, model.year + 1))
-    budget = out / "budget.png"
-    budget.unlink(missing_ok=True)  # no chart of no payments: a stale one must not stay either
-    if len(ledger) and ledger["amount_wan"].any():
-        paths["budget.png"] = budget
-        title = f"{name}: spend by lever and paying level"
-        atomic_write(budget, lambda tmp: plot_budget(ledger, years, tmp, title))
-    info = manifest(model, args.scenario, args.seed, command_line(), time.perf_counter() - started)
-    paths["manifest.json"] = write_manifest(info, out)
+    with ResultsFolder(out) as folder:
+        try:
+            model = LadderModel(scenario, rule_sets_of(scenario), rng=args.seed)
+            model.run_model()
+            folder.begin()
+            tables = write_tables(model, out, ledger_firms=args.ledger == "firms")
+        except InputError as exc:  # the rules and the scenario disagree, or the model left its range
+            raise InputError(f"{args.scenario}: {exc}") from None
+        paths = {name: out / name for name in tables}
+        name, names = scenario.meta.name, TierNames(model.rules)
+        tiers = tables["tiers.parquet"]
+        paths["tiers.png"] = out / "tiers.png"
+        title = f"{name}: firms per tier (seed {args.seed})"
+        atomic_write(paths["tiers.png"], lambda tmp: plot_tiers(tiers, names, tmp, title))
+        ledger = tables["ledger.parquet"]
+        years = list(range(scenario.run.start_year, model.year + 1))
+        if len(ledger) and ledger["amount_wan"].any():
+            paths["budget.png"] = out / "budget.png"
+            title = f"{name}: spend by lever and paying level"
+            atomic_write(paths["budget.png"], lambda tmp: plot_budget(ledger, years, tmp, title))
+        info = manifest(model, args.scenario, args.seed, command_line(), time.perf_counter() - started)
+        paths["manifest.json"] = folder.commit(info)
     for tier, want in scenario.certification.initial.items():
         got = model.placed.get(tier, 0)
         if got < want:
@@ -85,15 +90,14 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch_manifest(kind: str, out: Path, specs, extra: dict, started: float) -> None:
-    import json
-
+def _batch_info(kind: str, specs, extra: dict, started: float) -> dict:
+    """A batch folder's manifest: what was run, from which files, with which version."""
     from sim import __version__
     from sim.io.files import file_hash
     from sim.io.results import command_line
 
-    scenarios = sorted({s.scenario for s in specs})
-    info = {
+    scenarios = sorted({s.scenario for s in specs} | {s.package for s in specs if s.package})
+    return {
         "kind": kind,
         **extra,
         "scenarios": [{"path": p, "sha256": file_hash(p)} for p in scenarios],
@@ -103,8 +107,14 @@ def _batch_manifest(kind: str, out: Path, specs, extra: dict, started: float) ->
         "command": command_line(),
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
-    text = json.dumps(info, indent=2, ensure_ascii=False) + "\n"
-    (out / "manifest.json").write_text(text, encoding="utf-8")
+
+
+def _batch_folder(out: Path):
+    """A batch's results folder: it keeps the finished runs (``runs/``) a re-run resumes from."""
+    from sim.io.folder import ResultsFolder
+    from sim.io.run_store import RUNS_DIR
+
+    return ResultsFolder(out, keep=(RUNS_DIR,))
 
 
 def _is_experiment(path: str) -> bool:
@@ -125,6 +135,11 @@ def _compare_arms(args: argparse.Namespace):
     versus = args.versus
     if len(args.files) == 1 and args.economy is None and _is_experiment(args.files[0]):
         exp, arms = load_experiment(args.files[0])
+        if exp.design.parameters:
+            raise InputError(
+                f"{args.files[0]}: design: compare runs the packages as they are; "
+                "a design of parameter points is for ladder sweep (or ladder sensitivity)"
+            )
         meta = exp.experiment
         reps = meta.replications if args.reps is None else args.reps
         seed = meta.seed if args.seed is None else args.seed
@@ -161,7 +176,7 @@ def _compare(args: argparse.Namespace) -> int:
     from sim.analysis import compare as cmp
     from sim.analysis.runs import batch_index
     from sim.batch.design import expand
-    from sim.io.results import write_csv
+    from sim.io.results import write_csv, write_parquet
     from sim.plots.charts import plot_folder
 
     started = time.perf_counter()
@@ -169,32 +184,34 @@ def _compare(args: argparse.Namespace) -> int:
     the_plan = cmp.plan(arms, versus, years)  # every file validated, one economy, before any run
     out = Path(args.out) if args.out else Path("results") / name
     specs = expand(the_plan.arms, reps, seed, years=years)
-    index = batch_index(specs, _execute(specs, out, args))
-    index.to_parquet(out / "index.parquet", index=False)
-    summary = cmp.compare_summary(out, index, the_plan)
-    summary.to_parquet(out / "summary.parquet", index=False)
-    rules = the_plan.rules
-    tables = {
-        "summary.csv": summary,
-        "effects.csv": cmp.effects(summary, rules),
-        "tiers_by_year.csv": cmp.tiers_by_year(summary, rules),
-        "cost_by_year.csv": cmp.cost_by_year(summary),
-        "targets.csv": cmp.targets_table(summary),
-    }
-    for file, table in tables.items():
-        write_csv(table, out / file)
-    info = {
-        **extra,
-        "economy": the_plan.economy_name,
-        "rules": the_plan.economy.run.rules,
-        "labels": the_plan.labels,
-        "reference": the_plan.reference,
-        "replications": reps,
-        "base_seed": seed,
-    }
-    _batch_manifest("compare", out, specs, info, started)
+    with _batch_folder(out) as folder:
+        index = batch_index(specs, _execute(specs, out, args))
+        summary = cmp.compare_summary(out, index, the_plan)
+        rules = the_plan.rules
+        tables = {
+            "summary.csv": summary,
+            "effects.csv": cmp.effects(summary, rules),
+            "tiers_by_year.csv": cmp.tiers_by_year(summary, rules),
+            "cost_by_year.csv": cmp.cost_by_year(summary),
+            "targets.csv": cmp.targets_table(summary),
+        }
+        folder.begin()
+        write_parquet(index, out / "index.parquet")
+        write_parquet(summary, out / "summary.parquet", missing_ok=True)
+        for file, table in tables.items():
+            write_csv(table, out / file)
+        written = plot_folder(out, rules, the_plan.reference)
+        info = {
+            **extra,
+            "economy": the_plan.economy_name,
+            "rules": the_plan.economy.run.rules,
+            "labels": the_plan.labels,
+            "reference": the_plan.reference,
+            "replications": reps,
+            "base_seed": seed,
+        }
+        folder.commit(_batch_info("compare", specs, info, started))
     print(cmp.print_table(summary, the_plan))
-    written = plot_folder(out, rules)
     print(f"\nresults: {out}/ ({', '.join(tables)}, summary.parquet, manifest.json, runs/)")
     print(f"plots:   {', '.join(str(p) for p in written)}")
     return 0
@@ -205,6 +222,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from sim.batch.design import design_points, expand
     from sim.io.experiment_file import load_experiment
     from sim.io.files import file_hash
+    from sim.io.results import write_parquet
 
     started = time.perf_counter()
     exp, paths = load_experiment(args.experiment)
@@ -214,23 +232,20 @@ def _sweep(args: argparse.Namespace) -> int:
     check_outcomes(args.experiment, meta.outcomes)
     reps = args.reps or meta.replications
     specs = expand(paths, reps, meta.seed, points, meta.years)
-    index = batch_index(specs, _execute(specs, out, args))
-    index.to_parquet(out / "index.parquet", index=False)
-    runs, series = sweep_tables(out, index, meta.outcomes)
-    runs.to_parquet(out / "runs.parquet", index=False)
-    series.to_parquet(out / "series.parquet", index=False)
-    _batch_manifest(
-        "sweep",
-        out,
-        specs,
-        {
+    with _batch_folder(out) as folder:
+        index = batch_index(specs, _execute(specs, out, args))
+        runs, series = sweep_tables(out, index, meta.outcomes)
+        folder.begin()
+        write_parquet(index, out / "index.parquet")
+        write_parquet(runs, out / "runs.parquet")
+        write_parquet(series, out / "series.parquet")
+        info = {
             "experiment": {"path": args.experiment, "sha256": file_hash(args.experiment)},
             "design_points": len(points),
             "replications": reps,
             "base_seed": meta.seed,
-        },
-        started,
-    )
+        }
+        folder.commit(_batch_info("sweep", specs, info, started))
     print(f"{len(points)} design points × {len(paths)} scenario(s) × {reps} replications = {len(specs)} runs")
     print(f"results: {out}/ (runs.parquet, series.parquet, manifest.json, runs/)")
     return 0
@@ -251,16 +266,16 @@ def _execute(specs, out: Path, args: argparse.Namespace) -> list[str]:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from sim.analysis.sensitivity import ranking_table, run_sensitivity
+    from sim.analysis.sensitivity import plan_sensitivity, ranking_table, run_sensitivity
     from sim.plots.charts import plot_indices
 
     started = time.perf_counter()
-    out = Path(args.out) if args.out else None
-    result, out = run_sensitivity(
-        args.experiment, args.method, args.samples, args.levels, out, _options(args), args.reps
-    )
-    charts = plot_indices(result.indices, out) if len(result.indices) else []
-    _batch_manifest("sensitivity", out, result.specs, result.manifest, started)
+    plan = plan_sensitivity(args.experiment, args.method, args.samples, args.levels, args.reps)
+    out = Path(args.out) if args.out else plan.folder
+    with _batch_folder(out) as folder:
+        result = run_sensitivity(plan, out, _options(args), folder.begin)
+        charts = plot_indices(result.indices, out) if len(result.indices) else []
+        folder.commit(_batch_info("sensitivity", result.specs, result.manifest, started))
     paired = result.manifest["paired_without_levers"]
     arm_text = " (each paired with a run without levers)" if paired else ""
     print(
@@ -277,14 +292,25 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from pyarrow import ArrowException
+
+    from sim.io.folder import ResultsFolder
     from sim.plots.charts import plot_folder
 
     folder = Path(args.folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such results folder")
-    written = plot_folder(folder)
-    if not written:
-        raise InputError(f"{folder}: no summary.parquet (compare) or runs.parquet (sweep) here")
+    with ResultsFolder(folder, amend=True) as results:  # refuses an incomplete or altered folder
+        try:
+            written = plot_folder(folder)
+        except (OSError, ArrowException, KeyError) as exc:
+            raise InputError(
+                f"{folder}: cannot read its tables ({exc}); run the command that wrote it again"
+            ) from None
+        if not written:
+            raise InputError(
+                f"{folder}: no summary.parquet (compare), runs.parquet (sweep) or indices.parquet here"
+            )
+        results.begin()
+        results.commit({})
     print("\n".join(str(p) for p in written))
     return 0
 
@@ -425,9 +451,16 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise InputError("--scheduler: goes with --backend dask")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a command the way Ctrl-C does: queued runs cancelled, finished ones kept."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ladder`` console script."""
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         _check_numbers(args)
         return args.func(args)

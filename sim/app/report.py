@@ -15,7 +15,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.analysis.calibration import Evaluator, fit_table
-from sim.analysis.sensitivity import run_sensitivity
+from sim.analysis.sensitivity import plan_sensitivity, run_sensitivity
 from sim.analysis.validation import bunching_ratio, growth_shape, hill_tail_index, panel, size_scaling
 from sim.batch.runner import BatchOptions, replication_seed
 from sim.io.calibration_file import load_calibration
@@ -77,9 +77,8 @@ def _fit_section(options: BatchOptions) -> tuple[str, pd.DataFrame, str]:
 def _sensitivity_section(options: BatchOptions) -> str:
     if not SENSITIVITY.is_file():
         return "_No sensitivity experiment file (experiments/sensitivity-core.toml)._"
-    result, _ = run_sensitivity(
-        str(SENSITIVITY), "morris", None, 4, WORK / "sensitivity-core-morris", options
-    )
+    plan = plan_sensitivity(str(SENSITIVITY), "morris", None, 4)
+    result = run_sensitivity(plan, WORK / "sensitivity-core-morris", options)
     indices = result.indices
     parts = []
     for outcome, grp in indices.groupby("outcome", sort=False):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
@@ -24,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import __version__
-from sim.core.model import LadderModel
+from sim.core.errors import InputError
+from sim.core.model import LadderModel, check_quota_units
 from sim.core.scenario import Scenario
-from sim.io.files import load_scenario, rule_sets_of, scenario_hash
+from sim.io.files import load_scenario, rule_sets_of, run_identity
+from sim.io.machine import check_memory
 from sim.io.run_store import RUNS_DIR, RunResult, finished_keys, panel_rows, run_tables, store
 
 
@@ -47,14 +50,15 @@ class RunSpec:
     replication: int
     seed: int
     params: tuple[tuple[str, float], ...] = ()
-    panel: bool = False
-    package: str | None = (
-        None  # a policy package laid on ``scenario`` (then an economy file)  # also keep a firm-year panel (panel.parquet) for firm-level statistics
-    )
+    panel: bool = False  # also keep a firm-year panel (panel.parquet) for firm-level statistics
+    package: str | None = None  # a policy package laid on ``scenario`` (then an economy file)
 
-    def key(self, resolved_hash: str) -> str:
-        """Run key: resolved scenario (after overrides), seed and tables kept — not labels or paths."""
-        fields: dict = {"scenario": resolved_hash, "seed": self.seed}
+    def key(self, identity: str) -> str:
+        """Run key: the run's identity, seed and tables kept — not labels or paths.
+
+        ``identity`` hashes :func:`~sim.io.files.run_identity` (scenario, rule sets, version).
+        """
+        fields: dict = {"run": identity, "seed": self.seed}
         if self.panel:
             fields["panel"] = True
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:24]
@@ -73,7 +77,13 @@ def keyed(specs: Iterable[RunSpec]) -> list[tuple[str, RunSpec]]:
     for spec in specs:
         ident = (spec.scenario, spec.overrides, spec.package)
         if ident not in hashes:
-            hashes[ident] = scenario_hash(_load(*ident))
+            scenario = _load(*ident)
+            try:
+                check_quota_units(rule_sets_of(scenario).values(), dict(scenario.certification.quota_units))
+            except InputError as exc:
+                raise InputError(f"{spec.package or spec.scenario}: {exc}") from None
+            identity = json.dumps(run_identity(scenario), sort_keys=True)
+            hashes[ident] = hashlib.sha256(identity.encode()).hexdigest()
         out.append((spec.key(hashes[ident]), spec))
     return out
 
@@ -98,10 +108,9 @@ def simulate(spec: RunSpec, key: str) -> RunResult:
     meta = {
         **asdict(spec),
         "key": key,
-        "resolved_sha256": scenario_hash(scenario),
+        **run_identity(scenario),
         "start_year": scenario.run.start_year,
         "years": scenario.run.years,
-        "package_version": __version__,
         "wall_seconds": round(time.perf_counter() - started, 4),
     }
     return RunResult(key, tables, meta)
@@ -112,6 +121,33 @@ def execute(spec: RunSpec, key: str, out_dir: str) -> str:
     if not (Path(out_dir) / RUNS_DIR / key).exists():
         store(simulate(spec, key), Path(out_dir))
     return key
+
+
+# ---------------------------------------------------------------------------- workers
+
+
+def watch_parent(interval: float = 0.5) -> None:
+    """Make this worker process exit when its parent dies, and leave Ctrl-C to the parent.
+
+    A parent killed by SIGKILL cannot tell its workers; without this they would sleep forever,
+    holding the parent's stdout open, so a caller reading the pipe would hang. The worker polls
+    its parent id (it changes when the parent dies and the orphan is re-parented). Ctrl-C
+    reaches the whole process group: the parent alone handles it, cancelling what is queued.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, initializer=watch_parent)
 
 
 # ---------------------------------------------------------------------------- batches
@@ -152,7 +188,7 @@ def pooled(options: BatchOptions) -> Iterator[BatchOptions]:
     if options.backend != "local" or options.pool is not None or workers == 1:
         yield options
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = _new_pool(workers)
     try:
         yield replace(options, pool=pool)
     finally:
@@ -167,7 +203,10 @@ def run_batch(specs: list[RunSpec], out_dir: Path, options: BatchOptions = Batch
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = keyed(specs)
-    done = finished_keys(out_dir)
+    workers = 1 if options.backend == "dask" else options.workers or os.cpu_count() or 1
+    for ident in {(s.scenario, s.overrides, s.package) for s in specs}:
+        check_memory(_load(*ident), ident[2] or ident[0], agents=False, parallel=workers)
+    done = finished_keys(out_dir, {k for k, _ in pairs})
     todo = [(k, s) for k, s in pairs if k not in done]
     todo = list({k: (k, s) for k, s in todo}.values())  # identical runs execute once
     bar = _progress(len(pairs), len(pairs) - len(todo), options.progress)
@@ -194,7 +233,7 @@ def _run_local(todo, out_dir: Path, workers: int, bar, pool: Executor | None = N
             bar.update()
         return
     own = pool is None
-    pool = pool or ProcessPoolExecutor(max_workers=workers)
+    pool = pool or _new_pool(workers)
     try:
         tasks = _bounded(
             lambda ks: pool.submit(execute, ks[1], ks[0], str(out_dir)),
@@ -219,7 +258,10 @@ def _run_dask(todo, out_dir: Path, scheduler: str | None, workers: int | None, b
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"--scheduler {scheduler}: no Dask scheduler answers there ({exc})") from None
     else:
         cluster = LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
@@ -228,6 +270,7 @@ def _run_dask(todo, out_dir: Path, scheduler: str | None, workers: int | None, b
             dashboard_address=None,
         )
         client = Client(cluster)
+        client.run(watch_parent)  # the cluster's workers are this process's children
     try:
         # Workers return results and the client stores them: no shared file system needed.
         tasks = _bounded(

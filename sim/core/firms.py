@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.core.errors import InputError
 from sim.core.vocab import TIER_IDS
 
 NO_YEAR = -1  # sentinel for "never" in year columns
@@ -71,6 +72,8 @@ for _tier in TIER_IDS:
     COLUMNS[f"expires_{_tier}"] = np.int32  # year of its re-review
     COLUMNS[f"first_{_tier}"] = np.int32  # year first certified
 
+STATE_BYTES = sum(np.dtype(t).itemsize for t in COLUMNS.values())  # one firm's row
+
 
 class FirmState:
     """Columnar state of the live firms plus an archive of the firms that exited.
@@ -103,7 +106,7 @@ class FirmState:
 
     def __setitem__(self, name: str, value: np.ndarray) -> None:
         key, j = self.slot[name]
-        self.blocks[key][j, : self.n] = value
+        self.blocks[key][j, : self.n] = fitting(value, key, name)
 
     @property
     def cols(self) -> dict[str, np.ndarray]:
@@ -144,7 +147,7 @@ class FirmState:
                 self.blocks[key] = block = grown
             if added:
                 for j, name in enumerate(names):
-                    block[j, kept : kept + added] = new[name]
+                    block[j, kept : kept + added] = fitting(new[name], key, name)
         self.n = kept + added
         return gone
 
@@ -170,6 +173,26 @@ class FirmState:
         key, j = self.slot["firm_id"]
         order = np.argsort(merged[key][j], kind="stable")
         return {name: merged[k][i][order] for name, (k, i) in self.slot.items()}
+
+
+def fitting(value: np.ndarray | int | float, dtype: str, name: str) -> np.ndarray | int | float:
+    """``value`` if it fits an integer column of ``dtype``; else a loud error, never a wrap-around.
+
+    NumPy casts a float or a wider integer into an integer column silently, so ``employees``
+    would become −2147483648 when extreme inputs drive revenue out of range.
+    """
+    kind = np.dtype(dtype)
+    arr = np.asarray(value)
+    if kind.kind not in "iu" or arr.dtype == kind or arr.dtype.kind == "b" or not arr.size:
+        return value
+    info = np.iinfo(kind)
+    low, high = arr.min(), arr.max()
+    if not (np.isfinite(low) and np.isfinite(high) and info.min <= low and high <= info.max):
+        raise InputError(
+            f"firm attribute {name} left its range ({low:g} to {high:g}; {kind} holds {info.min} to "
+            f"{info.max}): the scenario's inputs drive the model beyond what it represents"
+        )
+    return value
 
 
 def blank(ids: np.ndarray, year: int) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ from sim.core.agent import Firm
 from sim.core.certification import Flows, run_cycle, seed_initial_tiers
 from sim.core.errors import InputError
 from sim.core.features import Features
-from sim.core.firms import FirmState
+from sim.core.firms import STATE_BYTES, FirmState
 from sim.core.outcomes import reporters
 from sim.core.policy import Policy
 from sim.core.population import synthesise
@@ -58,7 +58,7 @@ class LadderModel(mesa.Model):
         if missing := names - set(rule_sets):
             raise InputError(f"run.rules: rule set(s) {sorted(missing)} not loaded")
         self.rule_sets: dict[str, RuleSet] = {name: rule_sets[name] for name in names}
-        _check_quota_units(self.rule_sets.values(), dict(cert.quota_units))
+        check_quota_units(self.rule_sets.values(), dict(cert.quota_units))
         self.ref_revenue = scenario.population.revenue_median
         self.firms = FirmState()
         self._agents: dict[int, Firm] = {}  # firm id -> its Mesa agent (all live firms if eager)
@@ -200,13 +200,38 @@ class LadderModel(mesa.Model):
         return agent
 
 
-def _check_quota_units(rule_sets, units: dict[str, int]) -> None:
-    """Every per-unit quota of the rule sets needs its unit count in the scenario."""
+def check_quota_units(rule_sets, units: dict[str, int]) -> None:
+    """Every per-unit quota of the rule sets needs its unit count, and every count a quota."""
+    used = set()
     for rules in rule_sets:
         for tier, rule in rules.tiers.items():
             unit = rule.quota.unit if rule.quota else None
+            used.add(unit)
             if unit is not None and unit not in units:
                 raise InputError(
                     f"certification.quota_units: rule set {rules.meta.id} caps {tier} per "
                     f"{unit!r}; give quota_units.{unit} (a count ≥ 0)"
                 )
+    if unknown := sorted(set(units) - used):
+        allowed = ", ".join(sorted(u for u in used if u)) or "none: no quota of these rules is per unit"
+        raise InputError(
+            f"certification.quota_units.{unknown[0]}: no quota is counted per it (allowed: {allowed})"
+        )
+
+
+# Memory per firm ever simulated: the state (spare capacity, archive, the output copies) is
+# about three times its columns; an eager Mesa agent adds about 550 B (measured, benchmarks/).
+STATE_COPIES = 3
+AGENT_BYTES = 550
+
+
+def memory_need(scenario: Scenario, agents: bool) -> int:
+    """Bytes one run needs at its peak, estimated from an upper bound of firms ever simulated.
+
+    Entry is at most ``entry_rate`` of the live firms each year, so firms ever simulated are
+    at most ``firms × (1 + entry_rate)^years`` (warm-up years included).
+    """
+    years = scenario.run.years + scenario.certification.warmup_years
+    ever = scenario.population.firms * (1.0 + scenario.dynamics.entry_rate) ** years
+    per_firm = STATE_COPIES * STATE_BYTES + (AGENT_BYTES if agents else 0)
+    return int(ever * per_firm)

@@ -37,6 +37,7 @@ class Outcome:
     reporter: Callable[[LadderModel], float] | None = None  # from the live model
     ledger: tuple[str, str] | None = None  # ("lever" | "level", id) or ("total", ""): spend that year
     metrics_table: bool = False  # a column of ``metrics.parquet``
+    undefined_when_empty: bool = False  # a mean over firms that may be none (then NaN, not 0)
 
 
 @dataclass(frozen=True)
@@ -164,12 +165,14 @@ def _declare() -> tuple[dict[str, Outcome], dict[str, RunOutcome]]:
             "ratio",
             "mean R&D intensity of little giants",
             partial(holders_mean, tier="little_giant", column="rd_intensity"),
+            undefined_when_empty=True,
         ),
         Outcome(
             "little_giant_class1_ip_mean",
             "patents",
             "mean Class I IP of little giants",
             partial(holders_mean, tier="little_giant", column="class1_ip"),
+            undefined_when_empty=True,
         ),
     ]
     for tier in TIER_IDS:
@@ -218,6 +221,11 @@ OUTCOMES, RUN_OUTCOMES = _declare()
 def reporters() -> dict[str, Callable]:
     """The DataCollector's model reporters: every per-year outcome computed from the model."""
     return {o.name: o.reporter for o in OUTCOMES.values() if o.reporter is not None}
+
+
+def may_be_undefined() -> frozenset[str]:
+    """Outcomes that are NaN by definition in a year without the firms they average over."""
+    return frozenset(o.name for o in OUTCOMES.values() if o.undefined_when_empty)
 
 
 def metrics_columns() -> list[str]:

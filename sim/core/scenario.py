@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from sim.core.levers import Levers
-from sim.core.schema import Count, NonNegative, PositiveMoney, Rate, Section, Share, uncertain
+from sim.core.schema import Count, NonNegative, PositiveMoney, Rate, Section, Shape, Share, Year, uncertain
 from sim.core.vocab import TIER_IDS
 
 
@@ -25,14 +25,14 @@ class Meta(Section):
 class RuleChange(Section):
     """A switch of rule set from a given year (e.g. MIIT 2026 from 2026-04-01)."""
 
-    from_year: int
+    from_year: Year
     rules: str
 
 
 class Run(Section):
     """Calendar and rule set of a run."""
 
-    start_year: int = Field(ge=1990, le=2100)
+    start_year: Year
     years: int = Field(ge=1, le=100)
     rules: str = "miit-2022"
     rule_changes: list[RuleChange] = Field(default_factory=list)
@@ -55,17 +55,17 @@ class Population(Section):
     tail_share: Share
     tail_alpha: float = Field(gt=0.5, le=5.0)
     age_mean: float = Field(ge=1.0, le=100.0)
-    revenue_per_employee: PositiveMoney
+    revenue_per_employee: float = Field(ge=1.0, le=1e5)  # 万元 per employee: 1万元 to 10亿元
     revenue_per_employee_sigma: float = Field(default=0.5, ge=0.0, le=3.0)
     rd_performer_share: Share
     rd_performer_share_above_scale: Share
     rd_intensity_median: Share
     rd_intensity_sigma: float = Field(gt=0.0, le=3.0)
-    main_share_a: float = Field(gt=0.0)
-    main_share_b: float = Field(gt=0.0)
+    main_share_a: Shape
+    main_share_b: Shape
     niche_market_median: PositiveMoney
     niche_market_sigma: float = Field(gt=0.0, le=5.0)
-    global_market_multiple: float = Field(ge=1.0)
+    global_market_multiple: float = Field(ge=1.0, le=1000.0)
     debt_ratio_mean: Share
     debt_ratio_sd: Share
     net_margin_mean: float = Field(ge=-1.0, le=1.0)
@@ -75,13 +75,13 @@ class Population(Section):
     rd_institution_levels: list[Share] = Field(min_length=4, max_length=4)
     digital_levels: list[Share] = Field(min_length=4, max_length=4)
     chain_positions: list[Share] = Field(min_length=3, max_length=3)
-    quality_items_mean: NonNegative
-    distinctiveness_a: float = Field(gt=0.0)
-    distinctiveness_b: float = Field(gt=0.0)
-    high_tech_revenue_a: float = Field(gt=0.0)
-    high_tech_revenue_b: float = Field(gt=0.0)
-    new_product_a: float = Field(gt=0.0)
-    new_product_b: float = Field(gt=0.0)
+    quality_items_mean: float = Field(ge=0.0, le=100.0)  # items per firm
+    distinctiveness_a: Shape
+    distinctiveness_b: Shape
+    high_tech_revenue_a: Shape
+    high_tech_revenue_b: Shape
+    new_product_a: Shape
+    new_product_b: Shape
     strategic_emerging: SizeTilted
     mgmt_cert: SizeTilted
     own_brand: SizeTilted
@@ -185,7 +185,7 @@ class PolicyTarget(Section):
     """A policy target of the package (e.g. "+75 little giants by 2027"), reported by compare."""
 
     tier: str
-    by_year: int
+    by_year: Year
     added: Count | None = None
     per_year: Count | None = None
     stock: Count | None = None

@@ -10,11 +10,19 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Plausible upper bounds, so that no input drives a value out of its dtype's range: 1e8 万元
+# (1 万亿元) exceeds any SME's revenue and any city's budget; a billion exceeds any count here.
+MAX_MONEY = 1e8
+MAX_COUNT = 10**9
+MAX_SCALE = 1e6  # a dimensionless scale or multiplier
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Money = Annotated[float, Field(ge=0.0)]
-PositiveMoney = Annotated[float, Field(gt=0.0)]
-Count = Annotated[int, Field(ge=0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
+PositiveMoney = Annotated[float, Field(gt=0.0, le=MAX_MONEY)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+NonNegative = Annotated[float, Field(ge=0.0, le=MAX_SCALE)]
+Shape = Annotated[float, Field(gt=0.0, le=1000.0)]  # a Beta distribution's shape parameter
+Year = Annotated[int, Field(ge=1990, le=2100)]
 Rate = Annotated[float, Field(ge=-1.0, le=10.0)]
 # A name that becomes a folder under results/: one path component (no "/", no leading dot).
 FolderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")]

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from sim import __version__
 from sim.core.errors import InputError
 from sim.core.rules import RuleSet
 from sim.core.scenario import Scenario
@@ -101,7 +102,7 @@ def layers(path: str | Path, _chain: tuple[Path, ...] = ()) -> list[tuple[Path, 
     if resolved in _chain:
         cycle = " -> ".join(str(p.name) for p in (*_chain, resolved))
         raise InputError(f"{path}: extends: cycle {cycle}")
-    data = read_toml(path)
+    data = _rule_files_resolved(path, read_toml(path))
     out: list[tuple[Path, dict[str, Any]]] = []
     for key in ("extends", "economy", "package"):
         ref = data.pop(key, None)
@@ -120,6 +121,29 @@ def layers(path: str | Path, _chain: tuple[Path, ...] = ()) -> list[tuple[Path, 
         out += part
     out.append((path, data))
     return out
+
+
+def _rule_files_resolved(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """A rule set named by file (``run.rules = "my-rules.toml"``) is relative to the file naming it.
+
+    Resolved here, as ``extends`` is, so the same scenario means the same rules from any working
+    directory; names without ``.toml`` are rule sets under ``scenarios/rules``.
+    """
+    run = data.get("run")
+    if not isinstance(run, dict):
+        return data
+
+    def resolved(ref: Any) -> Any:
+        if isinstance(ref, str) and ref.endswith(".toml") and not Path(ref).is_absolute():
+            return str((path.parent / ref).resolve())
+        return ref
+
+    if "rules" in run:
+        run["rules"] = resolved(run["rules"])
+    for change in run.get("rule_changes", []) if isinstance(run.get("rule_changes"), list) else []:
+        if isinstance(change, dict) and "rules" in change:
+            change["rules"] = resolved(change["rules"])
+    return data
 
 
 def _merge(parts: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
@@ -200,6 +224,25 @@ def rule_sets_of(scenario: Scenario) -> dict[str, RuleSet]:
     """Every rule set a scenario uses (its own and those of its rule changes), loaded."""
     run = scenario.run
     return {name: load_rules(name) for name in sorted({run.rules, *(c.rules for c in run.rule_changes)})}
+
+
+def rules_hash(rule_set: RuleSet) -> str:
+    """Sha256 of a rule set's resolved contents (after ``extends``): what its file now says."""
+    return hashlib.sha256(rule_set.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def run_identity(scenario: Scenario) -> dict[str, Any]:
+    """Everything but the seed that determines a run's data.
+
+    The resolved scenario, the contents of every rule set it uses and the package version: a
+    run key built from it changes when any of them does, so a resumed batch never reuses a run
+    made under an edited rule file or an older model.
+    """
+    return {
+        "scenario": scenario_hash(scenario),
+        "rules": {name: rules_hash(rs) for name, rs in rule_sets_of(scenario).items()},
+        "version": __version__,
+    }
 
 
 # ---------------------------------------------------------------------------- scenarios

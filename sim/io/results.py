@@ -20,11 +20,12 @@ import pandas as pd
 
 from sim import __version__
 from sim.core.certification import FLOWS
+from sim.core.errors import InputError
 from sim.core.firms import NO_YEAR
 from sim.core.model import LadderModel
-from sim.core.outcomes import metrics_columns
+from sim.core.outcomes import may_be_undefined, metrics_columns
 from sim.core.vocab import TIER_IDS
-from sim.io.files import file_hash, scenario_hash
+from sim.io.files import file_hash, rules_hash, scenario_hash
 
 
 def tiers_table(model: LadderModel) -> pd.DataFrame:
@@ -66,6 +67,28 @@ def firms_table(model: LadderModel) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def check_finite(frame: pd.DataFrame, name: str, missing_ok: bool = False) -> None:
+    """Refuse a table holding inf or NaN: a non-finite output is a model failure, not a result.
+
+    NaN may stand for "no figure" only where that is its meaning: in every column of a summary
+    table with ``missing_ok`` (no ratio where a difference is not significant), and in outcomes
+    that average over firms a year may not have (:func:`~sim.core.outcomes.may_be_undefined`).
+    Nullable integer columns (``first_<tier>``: never certified) hold NA by design.
+    """
+    undefined = may_be_undefined()
+    for column in frame.columns:
+        if frame[column].dtype.kind != "f":
+            continue
+        values = frame[column].to_numpy()
+        nan_ok = missing_ok or column in undefined
+        bad = int(np.isinf(values).sum() if nan_ok else (~np.isfinite(values)).sum())
+        if bad:
+            raise InputError(
+                f"{name}: column {column} holds {'inf' if nan_ok else 'NaN or inf'} in {bad} row(s): "
+                "the inputs drive the model beyond what it represents; nothing was written"
+            )
+
+
 def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -73,13 +96,18 @@ def atomic_write(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write a Parquet file atomically, without the index."""
+def write_parquet(frame: pd.DataFrame, path: Path, missing_ok: bool = False) -> None:
+    """Write a Parquet file atomically, without the index; never inf, NaN only if ``missing_ok``."""
+    check_finite(frame, path.name, missing_ok)
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, engine="pyarrow"))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table as CSV with a UTF-8 byte-order mark (Excel then shows Chinese intact), atomically."""
+    """Write a table as CSV with a UTF-8 byte-order mark (Excel then shows Chinese intact), atomically.
+
+    These are summary tables: NaN (no figure) becomes an empty cell; inf is refused.
+    """
+    check_finite(frame, path.name, missing_ok=True)
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig"))
 
 
@@ -89,6 +117,7 @@ def manifest(
     """What determines the run and how it was made."""
     sc = model.scenario
     return {
+        "kind": "run",
         "scenario": {
             "path": str(scenario_path),
             "sha256": file_hash(scenario_path),
@@ -104,6 +133,7 @@ def manifest(
                 "title": rs.meta.title,
                 "verified": rs.meta.verified,
                 "in_force_from": rs.meta.in_force_from,
+                "sha256": rules_hash(rs),
             }
             for name, rs in model.rule_sets.items()
         },

@@ -19,6 +19,8 @@ import pandas as pd
 from sim.core.levers import AWARD, with_trait
 from sim.core.model import LadderModel
 from sim.core.outcomes import OUTCOMES
+from sim.io.folder import checksums, mismatched
+from sim.io.results import check_finite
 
 RUNS_DIR = "runs"
 
@@ -100,30 +102,59 @@ def _awards(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def store(result: RunResult, out_dir: Path) -> None:
-    """Write a run's folder through a temporary name, so only finished runs have a folder."""
+    """Write a run's folder through a temporary name, so only finished runs have a folder.
+
+    ``meta.json`` lists each table's checksum: a run whose files no longer match is re-run.
+    """
     final = out_dir / RUNS_DIR / result.key
     if final.exists():
         return
+    for name, table in result.tables.items():
+        check_finite(table, f"run {result.key}: {name}")
     tmp = out_dir / RUNS_DIR / f".tmp-{result.key}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, table in result.tables.items():
         table.to_parquet(tmp / f"{name}.parquet", index=False)
-    (tmp / "meta.json").write_text(json.dumps(result.meta, ensure_ascii=False), encoding="utf-8")
+    files = checksums(tmp, [f"{name}.parquet" for name in result.tables])
+    meta = {**result.meta, "files": files}
+    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     try:
         os.rename(tmp, final)
     except OSError:  # the same key was stored meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def finished_keys(out_dir: Path) -> set[str]:
-    """Keys of runs already on disk (temporary folders of killed runs are removed)."""
+def finished_keys(out_dir: Path, wanted: set[str]) -> set[str]:
+    """Which of the ``wanted`` runs are on disk and intact.
+
+    Temporary folders of killed runs are removed; so is a run folder whose files do not match
+    the checksums in its ``meta.json`` (truncated, edited, or from an older version without
+    checksums): it is re-run, not trusted. The caller holds the folder's lock
+    (:class:`sim.io.folder.ResultsFolder`), so no other writer is using them.
+    """
     runs = out_dir / RUNS_DIR
     if not runs.exists():
         return set()
     for tmp in runs.glob(".tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
-    return {p.name for p in runs.iterdir() if (p / "meta.json").is_file()}
+    intact = set()
+    for key in wanted:
+        folder = runs / key
+        if folder.is_dir():
+            if _intact(folder):
+                intact.add(key)
+            else:
+                shutil.rmtree(folder)
+    return intact
+
+
+def _intact(folder: Path) -> bool:
+    try:
+        files = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(files, dict) and bool(files) and not mismatched(folder, files)
 
 
 def load_table(out_dir: Path, keys: list[str], name: str) -> pd.DataFrame:

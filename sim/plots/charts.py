@@ -432,8 +432,12 @@ def _folder_manifest(folder: Path) -> dict:
     return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
 
 
-def plot_folder(folder: Path, rules: str | RuleSet | None = None) -> list[Path]:
-    """Every chart a compare, sweep or sensitivity folder supports; returns the files written."""
+def plot_folder(folder: Path, rules: str | RuleSet | None = None, reference: str | None = None) -> list[Path]:
+    """Every chart a compare, sweep or sensitivity folder supports; returns the files written.
+
+    ``rules`` and ``reference`` default to the folder's manifest (a folder being written has
+    none yet: its writer passes them).
+    """
     _use_cjk_font()
     folder = Path(folder)
     names = names_of(rules if rules is not None else _folder_manifest(folder).get("rules", DEFAULT_RULES))
@@ -441,7 +445,7 @@ def plot_folder(folder: Path, rules: str | RuleSet | None = None) -> list[Path]:
     if (folder / "summary.parquet").is_file():
         summary = pd.read_parquet(folder / "summary.parquet")
         labels = list(dict.fromkeys(summary["package"]))
-        reference = _folder_manifest(folder).get("reference", labels[0])
+        reference = reference or _folder_manifest(folder).get("reference", labels[0])
         series = _batch_series(folder)
         series = series[series["label"].isin(labels)]
         written += plot_effects(summary, names, folder)
