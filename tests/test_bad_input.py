@@ -193,3 +193,53 @@ def test_a_nan_threshold_in_a_rule_file_is_refused(tmp_path):
     )
     with pytest.raises(InputError, match="nan-rules.toml: tiers.srdi.eligibility"):
         load_rules(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--set", "population.revenue_per_employee=0.001"], "population.revenue_per_employee"),
+        (["--set", "population.revenue_median=1e13"], "population.revenue_median"),
+        (["--set", "population.quality_items_mean=1e10"], "population.quality_items_mean"),
+        (
+            ["--set", "population.firms=200", "--set", "dynamics.growth_drift=0.6", "--years", "60"],
+            "left its range",
+        ),
+        (["--set", "population.firms=50000000"], "needs about"),
+        (["--set", "certification.quota_units.townships=3"], "certification.quota_units.townships"),
+    ],
+)
+def test_values_that_would_overflow_or_exhaust_memory_are_refused(tmp_path, argv, fragment):
+    code, lines = _one_line_exit_2("run", str(BASELINE), *argv, "--out", str(tmp_path / "out"))
+    assert code == 2 and len(lines) == 1 and fragment in lines[0], lines
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_a_non_finite_model_output_is_refused_not_written():
+    import pandas as pd
+
+    from sim.io.results import check_finite
+
+    check_finite(pd.DataFrame({"little_giant_rd_intensity_mean": [float("nan")]}), "series")  # no holders
+    with pytest.raises(InputError, match="column revenue holds NaN or inf"):
+        check_finite(pd.DataFrame({"revenue": [1.0, float("nan")]}), "firms.parquet")
+    with pytest.raises(InputError, match="holds inf"):
+        check_finite(pd.DataFrame({"mean": [float("inf")]}), "summary.csv", missing_ok=True)
+
+
+def test_compare_refuses_an_experiment_with_a_design(tmp_path):
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        f'[experiment]\nname = "x"\nscenarios = ["{BASELINE}"]\nreplications = 1\n'
+        '[design]\nmethod = "grid"\n[[design.parameters]]\npath = "population.firms"\nvalues = [300, 400]\n',
+        encoding="utf-8",
+    )
+    code, lines = _one_line_exit_2("compare", str(exp), "--quiet", "--out", str(tmp_path / "out"))
+    assert code == 2 and len(lines) == 1 and "ladder sweep" in lines[0], lines
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path):
+    pytest.importorskip("dask.distributed")
+    argv = ["compare", str(BASELINE), "--reps", "1", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"]
+    code, lines = _one_line_exit_2(*argv, "--quiet", "--out", str(tmp_path / "out"))
+    assert code == 2 and len(lines) == 1 and "no Dask scheduler answers" in lines[0], lines

@@ -12,11 +12,18 @@ through :func:`sim.batch.runner.run_batch`, so an interrupted calibration, run a
 its finished evaluations from disk. J is minimised with scipy's bounded Nelder–Mead in the unit
 cube (parameters mapped linearly or logarithmically to their bounds). Outputs: the fitted
 values as a scenario overlay that ``extends`` the scenario, the fit table (observed, simulated
-mean and 90 % interval, relative error) and the objective per evaluation.
+mean and 90 % interval, relative error) and the objective per evaluation (``history.csv``,
+written as the fit goes).
+
+Resuming: Nelder–Mead is deterministic and J depends only on the runs, which are stored by run
+key under ``<out>/runs/``. Run again, the same calibration proposes the same points, finds their
+runs on disk and executes only the runs it had not finished. ``runs/`` is the journal a resumed
+calibration needs; ``history.csv`` is rewritten from the replayed evaluations.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,14 +35,14 @@ import tomli_w
 from scipy.optimize import minimize
 
 from sim.batch.runner import BatchOptions, RunSpec, pooled, replication_seed, run_batch
-from sim.core.scenario import Scenario
-from sim.core.schema import Section
-from sim.io.calibration_file import Calibration, ObservedTarget, load_calibration
+from sim.io.calibration_file import Calibration, ObservedTarget, overlay_layer, value_at
 from sim.io.files import file_hash, load_scenario
+from sim.io.results import write_csv
 from sim.io.run_store import load_table
 
 # A calibration run needs only the state at the end of the warm-up: one simulated year.
 MOMENT_OVERRIDES = ("run.years=1",)
+HISTORY = "history.csv"
 
 
 def _overrides(cal: Calibration, values: list[float]) -> list[str]:
@@ -80,6 +87,49 @@ def objective(simulated_mean: np.ndarray, observed: np.ndarray, weights: np.ndar
     return float(np.sum(weights * rel**2))
 
 
+class History:
+    """The objective per evaluation, appended to ``history.csv`` as each evaluation completes.
+
+    Each row is flushed, so a killed calibration leaves every evaluation it finished. The file
+    is rewritten from the first evaluation on every run rather than appended to: a resumed
+    calibration replays its evaluations from the runs on disk, so the rows come back without
+    duplicates and are always those of the current calibration file (a journal of objective
+    values would go stale if the targets were edited, while the runs cannot).
+    """
+
+    def __init__(self, path: Path, parameters: list[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.parameters = parameters
+        self.rows: list[dict] = []
+        self._file = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.DictWriter(
+            self._file, ["evaluation", "objective", *parameters], lineterminator="\n"
+        )
+        self._writer.writeheader()
+        self._file.flush()
+
+    def add(self, objective_value: float, values: list[float]) -> None:
+        """Record one evaluation (floats are written exactly: ``repr`` round-trips)."""
+        row = {
+            "evaluation": len(self.rows) + 1,
+            "objective": objective_value,
+            **dict(zip(self.parameters, values, strict=True)),
+        }
+        self.rows.append(row)
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def best(self) -> dict:
+        """The evaluation with the lowest objective (the first of equals)."""
+        return min(self.rows, key=lambda row: row["objective"])
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+
 @dataclass
 class Fit:
     """Result of a calibration."""
@@ -93,7 +143,10 @@ class Fit:
 def calibrate(
     cal: Calibration, scenario: Path, out: Path, options: BatchOptions, progress: Callable | None = None
 ) -> Fit:
-    """Minimise the objective over the parameters; return the fit and its table."""
+    """Minimise the objective over the parameters; return the fit and its table.
+
+    Each evaluation is appended to ``<out>/history.csv`` as it completes.
+    """
     meta = cal.calibration
     fit_targets = [t for t in cal.targets if t.use == "fit"]
     names = tuple(dict.fromkeys(t.moment for t in cal.targets))
@@ -101,27 +154,20 @@ def calibrate(
     observed = np.array([t.observed for t in fit_targets])
     weights = np.array([t.weight for t in fit_targets])
     seeds = [replication_seed(meta.seed, r) for r in range(meta.replications)]
-    base = load_scenario(scenario, list(meta.overrides))
-    starts = [p.start if p.start is not None else _current(base, p.path) for p in cal.parameters]
+    base = load_scenario(scenario, list(meta.overrides)).model_dump()
+    starts = [p.start if p.start is not None else value_at(base, p.path) for p in cal.parameters]
     x0 = np.clip([p.to_unit(v) for p, v in zip(cal.parameters, starts, strict=True)], 0.0, 1.0)
-    history: list[dict] = []
 
-    with pooled(options) as opts:
+    with History(out / HISTORY, [p.path for p in cal.parameters]) as history, pooled(options) as opts:
         ev = Evaluator(scenario, list(meta.overrides), names, seeds, out, opts)
 
         def j(u: np.ndarray) -> float:
             values = [p.to_value(x) for p, x in zip(cal.parameters, u, strict=True)]
             sims = ev.replications(_overrides(cal, values)).mean(axis=0)[fit_idx]
             value = objective(sims, observed, weights)
-            history.append(
-                {
-                    "evaluation": len(history) + 1,
-                    "objective": value,
-                    **{p.path: v for p, v in zip(cal.parameters, values, strict=True)},
-                }
-            )
+            history.add(value, values)
             if progress:
-                progress(len(history), value)
+                progress(len(history.rows), value)
             return value
 
         minimize(
@@ -136,13 +182,14 @@ def calibrate(
                 "initial_simplex": _simplex(x0),
             },
         )
-        best = min(history, key=lambda h: h["objective"])
+        best = history.best()
         values = [best[p.path] for p in cal.parameters]
         final_seeds = [
             replication_seed(meta.seed, r) for r in range(meta.final_replications or meta.replications)
         ]
         reps = ev.replications(_overrides(cal, values), final_seeds)
-    return Fit(values, best["objective"], pd.DataFrame(history), fit_table(cal.targets, names, reps))
+    table = fit_table(cal.targets, names, reps)
+    return Fit(values, best["objective"], pd.DataFrame(history.rows), table)
 
 
 def _simplex(x0: np.ndarray) -> np.ndarray:
@@ -153,13 +200,6 @@ def _simplex(x0: np.ndarray) -> np.ndarray:
         p[i] = p[i] + 0.2 if p[i] + 0.2 <= 1.0 else p[i] - 0.2
         pts.append(p)
     return np.array(pts)
-
-
-def _current(scenario, path: str) -> float:
-    node = scenario.model_dump()
-    for part in path.split("."):
-        node = node[part]
-    return float(node)
 
 
 def fit_table(targets: list[ObservedTarget], names: tuple[str, ...], reps: np.ndarray) -> pd.DataFrame:
@@ -197,25 +237,15 @@ def overlay(
     objective_value: float,
 ) -> Path:
     """Write the fitted values as a scenario that extends the calibrated one; return its path."""
+    cite = f"fitted by {calibration_file.name} (simulated method of moments, objective {objective_value:.4g})"
     data: dict = {
         "extends": os.path.relpath(scenario, out.resolve()),
         "meta": {
             "name": f"{scenario.stem}-fitted",
             "description": f"{scenario.stem} with parameters fitted by {calibration_file.name}",
         },
+        **overlay_layer(load_scenario(scenario), cal.parameters, values, cite),
     }
-    cite = f"fitted by {calibration_file.name} (simulated method of moments, objective {objective_value:.4g})"
-    for p, value in zip(cal.parameters, values, strict=True):
-        *sections, key = p.path.split(".")
-        node = data
-        for s in sections:
-            node = node.setdefault(s, {})
-        node[key] = int(value) if p.integer else value
-        owner_path, cited_key = _citation_slot(p.path)
-        owner = data
-        for s in owner_path:
-            owner = owner.setdefault(s, {})
-        owner.setdefault("sources", {})[cited_key] = cite
     path = out / f"{scenario.stem}-fitted.toml"
     path.write_text(
         f"# Written by `ladder calibrate {calibration_file}`; do not edit by hand.\n" + tomli_w.dumps(data),
@@ -224,30 +254,15 @@ def overlay(
     return path
 
 
-def _citation_slot(path: str) -> tuple[list[str], str]:
-    """Where a value's citation goes: the innermost scenario section on the path, and its key."""
-    parts = path.split(".")
-    cls: type = Scenario
-    for depth, part in enumerate(parts):
-        info = cls.model_fields.get(part)
-        inner = [a for a in (info.annotation, *getattr(info.annotation, "__args__", ())) if info]
-        section = next((a for a in inner if isinstance(a, type) and issubclass(a, Section)), None)
-        if section is None or depth == len(parts) - 1:
-            return parts[:depth], part
-        cls = section
-    return parts[:-1], parts[-1]
-
-
 def write_outputs(
     cal: Calibration, scenario: Path, fit: Fit, out: Path, calibration_file: Path
 ) -> tuple[dict[str, Path], dict]:
     """Overlay, fit table and history; returns their paths and the manifest's content."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"overlay": overlay(cal, scenario, fit.values, out, calibration_file, fit.objective)}
-    fit.table.to_csv(out / "fit.csv", index=False)
-    fit.history.to_csv(out / "history.csv", index=False)
+    write_csv(fit.table, out / "fit.csv")
     paths["fit"] = out / "fit.csv"
-    paths["history"] = out / "history.csv"
+    paths["history"] = out / HISTORY  # written as the fit went (:class:`History`)
     meta = cal.calibration
     info = {
         "calibration": {"path": str(calibration_file), "sha256": file_hash(calibration_file)},
@@ -263,11 +278,12 @@ def write_outputs(
 
 
 def run_calibration(
-    path: Path, out: Path | None, options: BatchOptions, quiet: bool
-) -> tuple[Fit, Path, dict[str, Path], dict]:
-    """Load, fit and write the tables; returns the fit, the folder, the paths and the manifest."""
-    cal, scenario = load_calibration(path)
-    out = out or Path("results") / cal.calibration.name
+    path: Path, cal: Calibration, scenario: Path, out: Path, options: BatchOptions, quiet: bool
+) -> tuple[Fit, dict[str, Path], dict]:
+    """Fit a loaded calibration (:func:`load_calibration`) and write the tables into ``out``.
+
+    Returns the fit, the paths written and the manifest's content.
+    """
     bar = None
     if not quiet:
         from tqdm import tqdm
@@ -285,4 +301,4 @@ def run_calibration(
         if bar is not None:
             bar.close()
     paths, info = write_outputs(cal, scenario, fit, out, path)
-    return fit, out, paths, info
+    return fit, paths, info

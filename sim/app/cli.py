@@ -319,20 +319,26 @@ def _calibrate(args: argparse.Namespace) -> int:
     from sim import __version__
     from sim.analysis.calibration import run_calibration
     from sim.batch.runner import BatchOptions
-    from sim.io.results import command_line, write_manifest
+    from sim.io.calibration_file import load_calibration
+    from sim.io.results import command_line
     from sim.plots.charts import plot_objective
 
     started = time.perf_counter()
     options = BatchOptions(workers=args.workers, progress=False)
-    out = Path(args.out) if args.out else None
-    fit, out, paths, info = run_calibration(Path(args.calibration), out, options, args.quiet)
-    paths["plot"] = plot_objective(fit.history, out / "objective.png")
-    info |= {
-        "package": {"name": "sme-ladder", "version": __version__},
-        "command": command_line(),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-    }
-    write_manifest(info, out)
+    path = Path(args.calibration)
+    cal, scenario = load_calibration(path)  # every refusal before the folder is touched
+    out = Path(args.out) if args.out else Path("results") / cal.calibration.name
+    with _batch_folder(out) as folder:
+        folder.begin()  # the history is written as the fit goes: the earlier fit's files go first
+        fit, paths, info = run_calibration(path, cal, scenario, out, options, args.quiet)
+        paths["plot"] = plot_objective(fit.history, out / "objective.png")
+        info |= {
+            "kind": "calibration",
+            "package": {"name": "sme-ladder", "version": __version__},
+            "command": command_line(),
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+        folder.commit(info)
     table = fit.table
     print(f"objective {fit.objective:.4g} after {len(fit.history)} evaluations")
     print(f"{'target':<58}{'use':>6}{'observed':>12}{'simulated [90 %]':>30}{'error':>9}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import signal
 import threading
@@ -29,7 +30,7 @@ import pandas as pd
 from sim.core.errors import InputError
 from sim.core.model import LadderModel, check_quota_units
 from sim.core.scenario import Scenario
-from sim.io.files import load_scenario, rule_sets_of, run_identity
+from sim.io.files import load_rules, load_scenario, rule_sets_of, run_identity
 from sim.io.machine import check_memory
 from sim.io.run_store import RUNS_DIR, RunResult, finished_keys, panel_rows, run_tables, store
 
@@ -202,6 +203,8 @@ def run_batch(specs: list[RunSpec], out_dir: Path, options: BatchOptions = Batch
     validation report all call it.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    _load.cache_clear()  # a batch reads its files when it starts: edits since are seen
+    load_rules.cache_clear()
     pairs = keyed(specs)
     workers = 1 if options.backend == "dask" else options.workers or os.cpu_count() or 1
     for ident in {(s.scenario, s.overrides, s.package) for s in specs}:
@@ -268,6 +271,7 @@ def _run_dask(todo, out_dir: Path, scheduler: str | None, workers: int | None, b
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            silence_logs=logging.ERROR,  # a shutdown is reported once, by the command line
         )
         client = Client(cluster)
         client.run(watch_parent)  # the cluster's workers are this process's children

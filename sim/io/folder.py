@@ -135,7 +135,11 @@ class ResultsFolder:
         """Write the manifest, listing every file now in the folder with its checksum; last."""
         if not self._begun:
             raise RuntimeError("commit() before begin(): the earlier run's files would be listed")
-        files = [p.name for p in self.path.iterdir() if p.is_file() and not p.name.startswith(".")]
+        files = [
+            p.name
+            for p in self.path.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST
+        ]
         text = json.dumps(
             {**self._earlier, **info, "files": checksums(self.path, files)}, indent=2, ensure_ascii=False
         )

@@ -3,12 +3,11 @@
 Files are written to a temporary name and renamed, so a folder never holds a half-written
 table. Data files are deterministic for a scenario and seed (the manifest records wall time
 and the command, so it is the one file that differs between identical runs). Charts are drawn
-by :mod:`sim.plots`; the command line writes the manifest last.
+by :mod:`sim.plots`; the manifest is written last by :class:`sim.io.folder.ResultsFolder`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -169,14 +168,6 @@ def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> d
     for name, frame in frames.items():
         write_parquet(frame, out / name)
     return frames
-
-
-def write_manifest(info: dict[str, Any], out: Path) -> Path:
-    """Write ``manifest.json`` atomically; returns its path."""
-    path = out / "manifest.json"
-    text = json.dumps(info, indent=2, ensure_ascii=False)
-    atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
-    return path
 
 
 def command_line() -> list[str]:
