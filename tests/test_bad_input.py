@@ -243,3 +243,9 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
     argv = ["compare", str(BASELINE), "--reps", "1", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"]
     code, lines = _one_line_exit_2(*argv, "--quiet", "--out", str(tmp_path / "out"))
     assert code == 2 and len(lines) == 1 and "no Dask scheduler answers" in lines[0], lines
+
+
+def test_two_rule_changes_in_one_year_are_refused(tmp_path):
+    changes = '[{from_year=2026, rules="miit-2026"}, {from_year=2026, rules="miit-2022"}]'
+    code, lines = _one_line_exit_2("show", str(BASELINE), "--set", f"run.rule_changes={changes}")
+    assert code == 2 and len(lines) == 1 and "run: two rule changes from 2026" in lines[0], lines

@@ -474,11 +474,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        where = f" in {args.out or 'results'}/" if getattr(args, "out", None) is not None else ""
-        print(
-            f"\ninterrupted: finished runs are kept{where}; run the same command again to resume",
-            file=sys.stderr,
-        )
+        where = f" in {args.out}/" if getattr(args, "out", None) else ""
+        if args.command in ("run", "show", "plot", "validate"):
+            message = "interrupted: nothing was completed (a results folder without its manifest is refused)"
+        else:
+            message = f"interrupted: finished runs are kept{where}; run the same command again to resume"
+        print(f"\n{message}", file=sys.stderr)
         return 130
 
 

@@ -37,6 +37,13 @@ class Run(Section):
     rules: str = "miit-2022"
     rule_changes: list[RuleChange] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _one_change_a_year(self) -> Run:
+        years = [c.from_year for c in self.rule_changes]
+        if twice := sorted({y for y in years if years.count(y) > 1}):
+            raise ValueError(f"two rule changes from {twice[0]}: give one rule set per year")
+        return self
+
 
 class SizeTilted(Section):
     """A binary firm trait whose probability rises with size (logistic in log revenue)."""
