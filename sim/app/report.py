@@ -19,7 +19,8 @@ from sim.analysis.sensitivity import plan_sensitivity, run_sensitivity
 from sim.analysis.validation import bunching_ratio, growth_shape, hill_tail_index, panel, size_scaling
 from sim.batch.runner import BatchOptions, replication_seed
 from sim.io.calibration_file import load_calibration
-from sim.io.files import load_scenario, scenario_hash
+from sim.io.files import load_scenario
+from sim.io.results import atomic_write, scenario_hash
 from sim.plots.charts import plot_stylised_facts
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -194,5 +195,5 @@ confidence half-width; σ large relative to μ* signals interactions or non-line
 """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "validation.md"
-    path.write_text(text, encoding="utf-8")
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
