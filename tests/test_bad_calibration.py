@@ -335,8 +335,9 @@ def tripwire(*args: object, **kwargs: object) -> None:
 def test_every_broken_calibration_file_ends_with_one_line_before_any_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a file that slipped through must not write into the repository
     monkeypatch.setattr(calibration, "calibrate", tripwire)
-    monkeypatch.setattr(runner, "run_batch", tripwire)
-    monkeypatch.setattr(calibration, "run_batch", tripwire)
+    # keyed() is what every batch calls first; patching run_batch itself would leak into any
+    # module first imported meanwhile (``from sim.batch.runner import run_batch`` binds the patch)
+    monkeypatch.setattr(runner, "keyed", tripwire)
     path = tmp_path / "broken.toml"
     seen: list[str] = []
 

@@ -43,7 +43,17 @@ def test_run_writes_every_output_and_a_manifest(tmp_path):
     assert len(manifest["scenario"]["sha256"]) == 64
     assert manifest["parameters"]["population"]["firms"] == 500
     tiers = pd.read_parquet(out / "tiers.parquet")
-    assert list(tiers.columns) == ["year", "tier", "stock", "new", "first", "renewed", "removed", "exited"]
+    assert list(tiers.columns) == [
+        "year",
+        "tier",
+        "stock",
+        "new",
+        "first",
+        "renewed",
+        "removed",
+        "ended",
+        "exited",
+    ]
     assert tiers["year"].min() == 2023 and tiers["year"].max() == 2026
     firms = pd.read_parquet(out / "firms.parquet")
     assert firms["firm_id"].is_unique

@@ -4,7 +4,7 @@ import pytest
 from sim.core.certification import Flows, run_cycle
 from sim.core.model import LadderModel
 from sim.core.vocab import TIER_IDS
-from sim.io.files import RULES_DIR, open_model, rule_sets_of
+from sim.io.files import RULES_DIR, load_rules, open_model, rule_sets_of
 from sim.io.files import load_scenario as load
 from tests.conftest import BASELINE
 
@@ -21,7 +21,9 @@ def test_stock_flow_identity_holds_every_year(small_overrides):
     frame = run_model(small_overrides).datacollector.get_model_vars_dataframe()
     for tier in TIER_IDS:
         stock = frame[f"stock.{tier}"].to_numpy()
-        change = frame[f"new.{tier}"] - frame[f"removed.{tier}"] - frame[f"exited.{tier}"]
+        change = (
+            frame[f"new.{tier}"] - frame[f"removed.{tier}"] - frame[f"ended.{tier}"] - frame[f"exited.{tier}"]
+        )
         assert np.array_equal(stock[1:] - stock[:-1], change.to_numpy()[1:]), tier
 
 
@@ -72,7 +74,8 @@ def _holder_due_for_review(model):
     return year
 
 
-def test_little_giant_that_loses_srdi_at_review_loses_little_giant(small_overrides):
+def test_little_giant_that_loses_srdi_at_review_keeps_its_national_title(small_overrides):
+    """No text makes a little giant lose its title with the provincial SRDI one."""
     model = open_model(BASELINE, small_overrides, rng=1)
     year = _holder_due_for_review(model)
     model.firms["rd"][0] = 0.0  # fails SRDI's R&D conditions at review
@@ -80,9 +83,37 @@ def test_little_giant_that_loses_srdi_at_review_loses_little_giant(small_overrid
         model.firms, model.rules, _features(model, year), year, {}, {}, {}, model.streams.year(year)
     )
     assert not model.firms["held_srdi"][0]
-    assert not model.firms["held_little_giant"][0]
-    assert flows.counts["little_giant"]["removed"] >= 1
-    assert flows.counts["srdi"]["removed"] >= 1
+    assert model.firms["held_little_giant"][0]
+    assert flows.counts["srdi"]["removed"] >= 1 and flows.counts["little_giant"]["removed"] == 0
+
+
+def test_key_little_giant_support_ends_after_its_period_and_with_the_title(small_overrides):
+    model = open_model(BASELINE, small_overrides, rng=1)
+    s, year = model.firms, model.year + 1
+    for row, tier_expiry in ((0, year), (1, year + 2)):
+        for tier in ("little_giant", "key_little_giant"):
+            s[f"held_{tier}"][row] = True
+            s[f"expires_{tier}"][row] = tier_expiry if tier == "key_little_giant" else year + 5
+    s["expires_little_giant"][1] = year  # row 1's little-giant title is reviewed now ...
+    s["rd"][1] = 0.0  # ... and fails
+    flows = run_cycle(s, model.rules, _features(model, year), year, {}, {}, {}, model.streams.year(year))
+    assert not s["held_key_little_giant"][0] and flows.counts["key_little_giant"]["ended"] >= 1
+    assert flows.counts["key_little_giant"]["renewed"] == 0, "a support period is not renewed"
+    assert not s["held_little_giant"][1] and not s["held_key_little_giant"][1]
+    assert flows.counts["key_little_giant"]["removed"] >= 1
+
+
+def test_a_share_quota_gives_a_small_economy_its_places_on_average():
+    from sim.core.certification import quota_for
+
+    rule = load_rules("miit-2022").tiers["key_little_giant"]
+    holders = {"little_giant": np.ones(36, dtype=bool)}
+    carry, places = 0.0, []
+    for _ in range(30):
+        cap, carry = quota_for(rule, {}, holders, 1.0, carry)
+        places.append(cap)
+    assert places[0] == 1 and 0.0 <= carry < 1.0
+    assert sum(places) == int(30 * 36 * rule.quota.share + 1e-9), "no fractional place is lost"
 
 
 def test_holder_that_still_qualifies_is_renewed_for_three_years(small_overrides):

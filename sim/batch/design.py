@@ -12,36 +12,34 @@ import numpy as np
 from scipy.stats import qmc
 
 from sim.batch.runner import RunSpec, replication_seed
-from sim.io.experiment_file import Arm, Design, SweptParameter, point_overrides
+from sim.io.experiment_file import Arm, Design, Point, point_overrides
 
 
-def design_points(design: Design) -> list[tuple[tuple[str, float], ...]]:
-    """Parameter points of the design (one empty point when nothing is swept)."""
+def design_points(design: Design) -> list[Point]:
+    """Parameter points of the design (one empty point when nothing is swept).
+
+    The design is validated: grids have values and ranges have low < high, and its size
+    (:attr:`Design.points`) was checked against :data:`~sim.io.experiment_file.MAX_RUNS` when the
+    file was loaded, before anything is expanded here.
+    """
     params = design.parameters
     if design.method == "none":
         return [()]
     if design.method == "grid":
         grid = itertools.product(*(p.values or [] for p in params))
-        return [tuple((p.path, _cast(p, v)) for p, v in zip(params, combo, strict=True)) for combo in grid]
+        return [tuple((p.path, p.cast(v)) for p, v in zip(params, combo, strict=True)) for combo in grid]
     unit = qmc.LatinHypercube(d=len(params), seed=design.seed).random(design.samples)
     lows = np.array([p.low for p in params], dtype=float)
     highs = np.array([p.high for p in params], dtype=float)
-    values = qmc.scale(unit, lows, highs) if np.any(highs > lows) else np.tile(lows, (len(unit), 1))
-    return [tuple((p.path, _cast(p, v)) for p, v in zip(params, row, strict=True)) for row in values]
-
-
-def _cast(param: SweptParameter, value: float) -> float:
-    """A point's value: whole for integer parameters and whole grid values, else a Python float."""
-    if param.integer:
-        return int(round(value))
-    return value if isinstance(value, int) else float(value)
+    values = qmc.scale(unit, lows, highs)
+    return [tuple((p.path, p.cast(v)) for p, v in zip(params, row, strict=True)) for row in values]
 
 
 def expand(
     arms: list[Arm],
     replications: int,
     seed: int,
-    points: list[tuple[tuple[str, float], ...]] | None = None,
+    points: list[Point] | None = None,
     years: int | None = None,
 ) -> list[RunSpec]:
     """Every point × arm × replication, replication i seeded alike everywhere (CRN)."""

@@ -1,9 +1,12 @@
-"""The yearly certification cycle: review, cascade, apply, judge, quota, certify.
+"""The yearly certification cycle: review, apply, judge, quota, certify.
 
 Per tier, in the rule set's order (lower rungs first): certificates that expire this year are
-re-reviewed under the rule set in force now and renewed or removed (有进有出); a firm that
-loses a tier also loses every tier that requires it; firms not holding the tier apply with a
-probability, are judged, and — where a quota binds — the best-ranked are certified.
+re-reviewed under the rule set in force now and renewed or removed (有进有出), except a fixed
+support period (``renewable = false``: key little giants), which simply ends; a firm that loses
+a tier loses a tier that requires it only where the rule says so (``lost_with_prerequisite``:
+no text makes a little giant lose its title with the provincial SRDI one); firms not holding
+the tier apply with a probability, are judged, and — where a quota binds — the best-ranked are
+certified.
 Prerequisites are checked against the tiers held at the start of the cycle, so nobody climbs
 two rungs in one year.
 """
@@ -20,7 +23,8 @@ from sim.core.rules import RuleSet, TierRule, judge
 from sim.core.streams import YearDraws
 from sim.core.vocab import TIER_IDS
 
-FLOWS = ("new", "first", "renewed", "removed", "exited")  # first: new certificates that are the firm's first
+# first: new certificates that are the firm's first; ended: support periods that ran out
+FLOWS = ("new", "first", "renewed", "removed", "ended", "exited")
 
 
 @dataclass
@@ -40,13 +44,26 @@ class Flows:
         self.counts[tier][flow] += int(n)
 
 
-def quota_for(rule: TierRule, units: dict[str, int]) -> int | None:
-    """The year's cap on new certificates, or None when the rule sets none."""
-    if rule.quota is None:
-        return None
-    if rule.quota.per_year is not None:
-        return rule.quota.per_year
-    return (rule.quota.per_unit or 0) * units.get(rule.quota.unit or "", 0)
+def quota_for(
+    rule: TierRule, units: dict[str, int], holders: dict[str, np.ndarray], scale: float, carry: float
+) -> tuple[int | None, float]:
+    """The year's cap on new certificates (None when the rule sets none) and the carry to next year.
+
+    A share quota gives ``share × scale × holders`` places; the fraction of a place left over is
+    carried to the next batch, so a small economy gets its places on average instead of never.
+    ``scale`` is the economy's share of the national places relative to its share of holders
+    (``certification.quota_scale``).
+    """
+    quota = rule.quota
+    if quota is None:
+        return None, carry
+    if quota.per_year is not None:
+        return quota.per_year, carry
+    if quota.per_unit is not None:
+        return quota.per_unit * units.get(quota.unit or "", 0), carry
+    places = (quota.share or 0.0) * scale * int(np.count_nonzero(holders[quota.of_holders])) + carry
+    whole = int(np.floor(places + 1e-9))
+    return whole, places - whole
 
 
 def rank_order(key: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
@@ -95,9 +112,16 @@ def run_cycle(
     review_submission: dict[str, float],
     quota_units: dict[str, int],
     d: YearDraws,
+    quota_scale: dict[str, float] | None = None,
+    carry: dict[str, float] | None = None,
 ) -> Flows:
-    """One year of certification over all live firms; returns the flows."""
+    """One year of certification over all live firms; returns the flows.
+
+    ``carry`` holds each share quota's fractional place between years (updated in place).
+    """
     flows = Flows.zero()
+    quota_scale = quota_scale or {}
+    carry = carry if carry is not None else {}
     ids = state["firm_id"]
     start = {t: v.copy() for t, v in _holds(state).items()}
     for tier in rules.order:
@@ -119,7 +143,10 @@ def run_cycle(
         sub = feats.subset(judged)
         verdict = judge(rule, sub, _Gathered(start, judged))
 
-        if len(due):
+        if len(due) and not rule.renewable:
+            revoke(state, due, tier)
+            flows.add(tier, "ended", len(due))
+        elif len(due):
             submits = d.uniform(f"review.{tier}", ids[due]) < review_submission.get(tier, 1.0)
             ok = verdict.passed[: len(due)] & submits
             certify(state, due[ok], tier, rule.validity_years, year)
@@ -127,14 +154,17 @@ def run_cycle(
             flows.add(tier, "renewed", ok.sum())
             flows.add(tier, "removed", (~ok).sum())
             flows.certified[tier]["renewed"] = due[ok]
-            for dep in rules.dependants(tier):
-                lost = due[~ok][state[f"held_{dep}"][due[~ok]]]
-                revoke(state, lost, dep)
-                flows.add(dep, "removed", len(lost))
+            for dep in rules.order:
+                if tier in rules.tiers[dep].requires and rules.tiers[dep].lost_with_prerequisite:
+                    lost = due[~ok][state[f"held_{dep}"][due[~ok]]]
+                    revoke(state, lost, dep)
+                    flows.add(dep, "removed", len(lost))
 
         passed = verdict.passed[len(due) :]
         winners = applicants[passed]
-        cap = quota_for(rule, quota_units)
+        cap, carry[tier] = quota_for(
+            rule, quota_units, start, quota_scale.get(tier, 1.0), carry.get(tier, 0.0)
+        )
         if cap is not None and len(winners) > cap:
             key = verdict.score if rule.rank_by == "score" else sub[rule.rank_by]
             key = np.asarray(key, dtype=np.float64)[len(due) :][passed]

@@ -72,6 +72,7 @@ class LadderModel(mesa.Model):
         self.end_year = run.start_year + run.years - 1
         self.flows = Flows.zero()
         self.placed: dict[str, int] = {}
+        self.quota_carry: dict[str, float] = {}  # fractional places of share quotas, per tier
 
         ids = np.arange(1, scenario.population.firms + 1, dtype=np.int64)
         cohort = self.streams.cohort(self.year, "initial")
@@ -147,6 +148,8 @@ class LadderModel(mesa.Model):
             dict(cert.review_submission),
             dict(cert.quota_units),
             d,
+            dict(cert.quota_scale),
+            self.quota_carry,
         )
         self.policy.pay(s, self.year, self.flows.certified, rules, d)
         live_ids = s["firm_id"]  # rows change at turnover below: keep who was certified by id

@@ -26,6 +26,8 @@ OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
 # whose float ratio is 0.029999999999999995) is judged as on it, not one rounding error off.
 NUDGE = {">=": -1.0, ">": 1.0, "<=": 1.0, "<": -1.0, "==": 0.0}
 REL_TOL = 1e-9
+# Slack when sums of points are compared with category limits (points are decimals, summed in floats).
+SCORE_TOL = 1e-9
 
 
 def tolerant(threshold: np.ndarray | float, direction: float) -> np.ndarray | float:
@@ -57,10 +59,10 @@ class Criterion(_Strict):
     attr: str | None = None
     op: Literal[">=", ">", "<=", "<", "=="] | None = None
     value: float | bool | str | None = None
-    all: list[Criterion] | None = None
-    any: list[Criterion] | None = None
+    all: list[Criterion] | None = Field(default=None, min_length=1)  # empty: nothing to combine
+    any: list[Criterion] | None = Field(default=None, min_length=1)
     at_least: int | None = Field(default=None, ge=1)
-    of: list[Criterion] | None = None
+    of: list[Criterion] | None = Field(default=None, min_length=1)
     holds: str | None = None
     score: bool | None = None
     source: str | None = None
@@ -78,17 +80,38 @@ class Criterion(_Strict):
         ]
         if sum(kinds) != 1:
             raise ValueError("a criterion needs exactly one of attr, all, any, of, holds, score")
-        if self.attr is not None:
-            _check_attr(self.attr)
-            if self.op is None or self.value is None:
-                raise ValueError(f"criterion on {self.attr} needs op and value")
-            if isinstance(self.value, str):
-                _level_code(self.attr, self.value)
+        if self.score is False:
+            raise ValueError(
+                "score = false: only score = true (the tier's score passes); there is no failing test"
+            )
+        self._check_test()
+        self._check_count()
+        if self.holds is not None and self.holds not in TIER_IDS:
+            raise ValueError(f"holds: unknown tier {self.holds!r}; allowed: {', '.join(TIER_IDS)}")
+        return self
+
+    def _check_test(self) -> None:
+        """An attribute test needs op and value; on any other node they would be silently ignored."""
+        if self.attr is None:
+            if self.op is not None or self.value is not None:
+                raise ValueError(
+                    "op and value go with attr (a test on a firm attribute), not with other kinds"
+                )
+            return
+        _check_attr(self.attr)
+        if self.op is None or self.value is None:
+            raise ValueError(f"criterion on {self.attr} needs op and value")
+        if isinstance(self.value, str):
+            _level_code(self.attr, self.value)
+
+    def _check_count(self) -> None:
+        """``at_least`` counts the criteria of ``of``: asking for more than there are never passes."""
         if (self.of is None) != (self.at_least is None):
             raise ValueError("'at_least' and 'of' go together")
-        if self.holds is not None and self.holds not in TIER_IDS:
-            raise ValueError(f"holds: unknown tier {self.holds!r}")
-        return self
+        if self.of is not None and (self.at_least or 0) > len(self.of):
+            raise ValueError(
+                f"at_least = {self.at_least}: at most {len(self.of)}, the number of criteria in 'of'"
+            )
 
     def threshold(self) -> float:
         """The numeric value compared against (level code for categorical attributes)."""
@@ -122,7 +145,7 @@ class ScoreItem(_Strict):
     step: float | None = Field(default=None, gt=0)
     step_points: float | None = None
     scale: float | None = None
-    best_of: list[ScoreItem] | None = None
+    best_of: list[ScoreItem] | None = Field(default=None, min_length=1)
     cap: float | None = Field(default=None, ge=0)
     source: str | None = None
 
@@ -137,10 +160,8 @@ class ScoreItem(_Strict):
         ]
         if sum(kinds) != 1:
             raise ValueError(f"score item {self.id}: needs one of bins, levels, step, scale, best_of")
-        if self.best_of is None:
-            if self.attr is None:
-                raise ValueError(f"score item {self.id}: needs attr")
-            _check_attr(self.attr)
+        self._check_attr()
+        self._check_companions()
         if self.bins is not None:
             if self.points is None or len(self.points) != len(self.bins) + 1:
                 raise ValueError(f"score item {self.id}: points must have len(bins) + 1 values")
@@ -152,6 +173,27 @@ class ScoreItem(_Strict):
         if self.step is not None and self.step_points is None:
             raise ValueError(f"score item {self.id}: step needs step_points")
         return self
+
+    def _check_attr(self) -> None:
+        """Every kind but ``best_of`` scores one attribute; ``best_of`` scores its items' attributes."""
+        if self.best_of is not None:
+            if self.attr is not None:
+                raise ValueError(f"score item {self.id}: best_of takes no attr (its items name theirs)")
+            return
+        if self.attr is None:
+            raise ValueError(f"score item {self.id}: needs attr")
+        _check_attr(self.attr)
+
+    def _check_companions(self) -> None:
+        """``points`` belong to ``bins`` and ``step_points`` to ``step``: elsewhere they are ignored.
+
+        Ignored, but not harmlessly: :meth:`max_points` reads ``points`` first, so stray points
+        would misstate the most an item can give.
+        """
+        if self.points is not None and self.bins is None:
+            raise ValueError(f"score item {self.id}: points go with bins")
+        if self.step_points is not None and self.step is None:
+            raise ValueError(f"score item {self.id}: step_points goes with step")
 
     @cached_property
     def cuts(self) -> tuple[float, ...]:
@@ -202,13 +244,19 @@ class Category(_Strict):
     max: float = Field(gt=0)
     min: float = Field(default=0.0, ge=0)
 
+    @model_validator(mode="after")
+    def _min_within_max(self) -> Category:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min:g} exceeds max {self.max:g}: no firm could reach it")
+        return self
+
 
 class Score(_Strict):
     """A points score: pass mark, categories and the items that feed them."""
 
     pass_mark: float = Field(ge=0)
     categories: dict[str, Category]
-    items: list[ScoreItem]
+    items: list[ScoreItem] = Field(min_length=1)  # no items: every firm scores 0
     source: str | None = None
 
     @model_validator(mode="after")
@@ -216,10 +264,20 @@ class Score(_Strict):
         for item in self.items:
             if item.category not in self.categories:
                 raise ValueError(f"score item {item.id}: category {item.category!r} not declared")
+        reachable = 0.0
         for name, cat in self.categories.items():
             top = sum(i.max_points() for i in self.items if i.category == name)
-            if top > cat.max + 1e-9:
+            if top > cat.max + SCORE_TOL:
                 raise ValueError(f"category {name}: items can give {top:g} > max {cat.max:g}")
+            if cat.min > top + SCORE_TOL:
+                raise ValueError(
+                    f"category {name}: min {cat.min:g} is more than its items can give ({top:g})"
+                )
+            reachable += top
+        if self.pass_mark > reachable + SCORE_TOL:
+            raise ValueError(
+                f"pass_mark {self.pass_mark:g} is more than the categories can give ({reachable:g}): nobody could pass"
+            )
         return self
 
     def evaluate(self, feats: Features) -> tuple[np.ndarray, np.ndarray]:
@@ -238,19 +296,31 @@ class Score(_Strict):
 
 
 class Quota(_Strict):
-    """Most new certificates per year: a fixed number, or per unit (e.g. per association)."""
+    """Most new certificates per year: a fixed number, per unit, or a share of holders.
+
+    Per unit: e.g. per association. A share of another tier's holders: national places scaled
+    to the economy, e.g. key little giants, a funded number of places in batches shared out in
+    proportion to little giants.
+    """
 
     per_year: int | None = Field(default=None, ge=0)
     per_unit: int | None = Field(default=None, ge=0)
     unit: str | None = None
+    share: float | None = Field(default=None, ge=0.0, le=1.0)
+    of_holders: str | None = None
     source: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Quota:
-        if (self.per_year is None) == (self.per_unit is None):
-            raise ValueError("quota needs exactly one of per_year, per_unit")
+        kinds = (self.per_year is not None, self.per_unit is not None, self.share is not None)
+        if sum(kinds) != 1:
+            raise ValueError("quota needs exactly one of per_year, per_unit, share")
         if (self.per_unit is None) != (self.unit is None):
             raise ValueError("quota per_unit needs unit")
+        if (self.share is None) != (self.of_holders is None):
+            raise ValueError("quota share needs of_holders (the tier whose holders it is a share of)")
+        if self.of_holders is not None and self.of_holders not in TIER_IDS:
+            raise ValueError(f"of_holders: unknown tier {self.of_holders!r}; allowed: {', '.join(TIER_IDS)}")
         return self
 
 
@@ -267,6 +337,11 @@ class TierRule(_Strict):
     quota: Quota | None = None
     rank_by: str = "score"
     side_label: bool = False
+    # False: a fixed support period, not a title — it ends at expiry without re-review (flow
+    # "ended"), and the firm may be selected again in a later batch.
+    renewable: bool = True
+    # True: the certificate ends when a required tier is lost (only where a text ties it so).
+    lost_with_prerequisite: bool = False
     source: str
 
     @model_validator(mode="after")
@@ -312,7 +387,18 @@ class RuleSet(_Strict):
             for req in self.tiers[tier].requires:
                 if req not in self.order[:pos]:
                     raise ValueError(f"{tier} requires {req}, which must come earlier in order")
+        self._check_holds()
         return self
+
+    def _check_holds(self) -> None:
+        """A ``holds`` test on a tier this rule set does not define would fail for every firm."""
+        for tier, rule in self.tiers.items():
+            for node in rule.eligibility.walk():
+                if node.holds is not None and node.holds not in self.tiers:
+                    raise ValueError(
+                        f"tiers.{tier}.eligibility: holds {node.holds!r}, a tier this rule set does not "
+                        f"define; defined: {', '.join(self.order)}"
+                    )
 
     @cached_property
     def _memo(self) -> dict:

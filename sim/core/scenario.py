@@ -8,6 +8,8 @@ schema checks that each cited key exists. Reading files is :mod:`sim.io.files`' 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
 from sim.core.levers import Levers
@@ -176,11 +178,14 @@ class Certification(Section):
     review_submission: dict[str, Share] = Field(default_factory=dict)
     initial: dict[str, Count] = Field(default_factory=dict)
     quota_units: dict[str, Count] = Field(default_factory=dict)
+    # Per tier with a share quota: the economy's share of the national places relative to its
+    # share of the holders the quota is counted on (1: places in proportion; docs/ODD.md §4.6).
+    quota_scale: dict[str, Annotated[float, Field(ge=0.0, le=100.0)]] = Field(default_factory=dict)
     warmup_years: int = Field(default=0, ge=0, le=50)
 
     @model_validator(mode="after")
     def _tier_keys(self) -> Certification:
-        for key in ("apply_probability", "review_submission", "initial"):
+        for key in ("apply_probability", "review_submission", "initial", "quota_scale"):
             unknown = set(getattr(self, key)) - set(TIER_IDS)
             if unknown:
                 allowed = ", ".join(TIER_IDS)
