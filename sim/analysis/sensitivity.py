@@ -176,13 +176,9 @@ def _check(
         raise InputError(f"{path}: experiment.scenarios: sensitivity takes exactly one scenario")
     if not params:
         raise InputError(f"{path}: design.parameters: sensitivity needs at least one parameter")
-    seen: set[str] = set()
-    for k, p in enumerate(params):
-        if p.low is None or p.high is None or not p.low < p.high:
-            raise InputError(f"{path}: design.parameters[{k}] ({p.path}): needs low < high")
-        if p.path in seen:
-            raise InputError(f"{path}: design.parameters[{k}]: {p.path} is listed twice")
-        seen.add(p.path)
+    for k, p in enumerate(params):  # the experiment file checks low < high and unique paths
+        if p.low is None or p.high is None:
+            raise InputError(f"{path}: design.parameters[{k}] ({p.path}): needs a range (low, high)")
     if method == "sobol" and (samples < 2 or samples & (samples - 1)):
         raise InputError(f"--samples {samples}: Sobol needs a power of two ≥ 2 (e.g. 64)")
     if method == "morris" and samples < 2:

@@ -20,7 +20,7 @@ EXIT_BAD_INPUT = 2
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.core.model import LadderModel
+    from sim.core.model import LadderModel, check_quota_units
     from sim.io.files import load_scenario, rule_sets_of
     from sim.io.folder import ResultsFolder
     from sim.io.machine import check_memory
@@ -32,11 +32,16 @@ def _run(args: argparse.Namespace) -> int:
         overrides.append(f"run.years={args.years}")
     scenario = load_scenario(args.scenario, overrides)
     check_memory(scenario, args.scenario, agents=True)
+    try:  # every input checked before the output folder is touched
+        rule_sets = rule_sets_of(scenario)
+        check_quota_units(rule_sets.values(), dict(scenario.certification.quota_units))
+    except InputError as exc:
+        raise InputError(f"{args.scenario}: {exc}") from None
     out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
     started = time.perf_counter()
     with ResultsFolder(out) as folder:
         try:
-            model = LadderModel(scenario, rule_sets_of(scenario), rng=args.seed)
+            model = LadderModel(scenario, rule_sets, rng=args.seed)
             model.run_model()
             folder.begin()
             tables = write_tables(model, out, ledger_firms=args.ledger == "firms")
@@ -176,6 +181,7 @@ def _compare(args: argparse.Namespace) -> int:
     from sim.analysis import compare as cmp
     from sim.analysis.runs import batch_index
     from sim.batch.design import expand
+    from sim.io.experiment_file import check_runs
     from sim.io.results import write_csv, write_parquet
     from sim.plots.charts import plot_folder
 
@@ -183,6 +189,7 @@ def _compare(args: argparse.Namespace) -> int:
     arms, reps, seed, years, versus, name, extra = _compare_arms(args)
     the_plan = cmp.plan(arms, versus, years)  # every file validated, one economy, before any run
     out = Path(args.out) if args.out else Path("results") / name
+    check_runs(args.files[0], 1, len(the_plan.arms), reps)
     specs = expand(the_plan.arms, reps, seed, years=years)
     with _batch_folder(out) as folder:
         index = batch_index(specs, _execute(specs, out, args))
@@ -220,7 +227,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from sim.analysis.runs import batch_index, check_outcomes, sweep_tables
     from sim.batch.design import design_points, expand
-    from sim.io.experiment_file import load_experiment
+    from sim.io.experiment_file import check_runs, load_experiment
     from sim.io.files import file_hash
     from sim.io.results import write_parquet
 
@@ -231,6 +238,7 @@ def _sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / meta.name
     check_outcomes(args.experiment, meta.outcomes)
     reps = args.reps or meta.replications
+    check_runs(args.experiment, len(points), len(paths), reps)
     specs = expand(paths, reps, meta.seed, points, meta.years)
     with _batch_folder(out) as folder:
         index = batch_index(specs, _execute(specs, out, args))
