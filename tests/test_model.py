@@ -200,3 +200,54 @@ def test_lazy_agents_give_the_same_history_and_agents_on_demand(small_overrides)
     assert firm.revenue == lazy.firms["revenue"][0] and lazy.firm(firm_id) is firm
     with pytest.raises(LookupError):
         lazy.firm(10**9)
+
+
+def test_a_dated_review_exemption_lifts_the_growth_test_at_review_only(small_overrides):
+    """From 2025 a little giant is re-reviewed without the 5 % growth test (190号, as implemented)."""
+    from sim.core.rules import review_skips
+
+    rule = load_rules("miit-2022").tiers["little_giant"]
+    assert review_skips(rule, 2024) == frozenset() and review_skips(rule, 2025) == {"growth_2y"}
+    model = open_model(BASELINE, small_overrides, rng=1)
+    from sim.core.rules import judge
+
+    feats = model.features()
+    holds = {t: np.ones(model.firms.n, dtype=bool) for t in TIER_IDS}
+    strict = judge(rule, feats, holds).passed
+    lifted = judge(rule, feats, holds, review_skips(rule, 2025))
+    slow = feats["growth_2y_mean"] < 0.05
+    assert (lifted.passed >= strict).all(), "an exemption only lifts a test"
+    assert (lifted.passed & ~strict & slow).any(), "some firms below 5 % growth pass without the test"
+    assert not (strict & slow).any(), "without the exemption nobody below 5 % growth passes"
+
+
+def test_a_review_exemption_must_name_a_criterion_of_the_tier():
+    from pydantic import ValidationError
+
+    from sim.core.rules import TierRule
+
+    rule = load_rules("miit-2022").tiers["little_giant"].model_dump()
+    rule["review_exemptions"] = [{"criterion": "no_such_test", "from_year": 2025, "source": "x"}]
+    with pytest.raises(ValidationError, match="no eligibility criterion with id 'no_such_test'"):
+        TierRule.model_validate(rule)
+
+
+def test_the_rd_trend_shapes_history_only_not_the_simulated_years(small_overrides):
+    flat = run_model([*small_overrides, "dynamics.rd_intensity_trend=0.0"]).datacollector
+    steep = run_model([*small_overrides, "dynamics.rd_intensity_trend=0.3"]).datacollector
+    assert flat.get_model_vars_dataframe().equals(steep.get_model_vars_dataframe()), "no warm-up: no trend"
+    years = [*small_overrides, "certification.warmup_years=3", "dynamics.rd_intensity_trend=0.3"]
+    ended = run_model(years).datacollector.get_model_vars_dataframe()["rd_intensity"]
+    running = run_model([*years, "dynamics.rd_intensity_trend_end=2100"]).datacollector
+    assert running.get_model_vars_dataframe()["rd_intensity"].iloc[-1] > ended.iloc[-1]
+
+
+def test_a_firm_keeps_its_growth_type(small_overrides):
+    model = run_model([*small_overrides, "dynamics.growth_firm_sd=0.08"])
+    effect = model.firms["growth_effect"]
+    assert 0.06 < effect.std() < 0.10 and (effect != 0).all()
+    born = model.firms["born_year"] <= model.scenario.run.start_year - 1
+    grown = np.log(model.firms["revenue"][born] / model.firms["revenue_prev"][born])
+    assert np.corrcoef(effect[born], grown)[0, 1] > 0.1, "a firm's type shows in its growth"
+    none = run_model([*small_overrides, "dynamics.growth_firm_sd=0"])
+    assert (none.firms["growth_effect"] == 0).all()

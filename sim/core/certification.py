@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.core.features import Features
 from sim.core.firms import NO_YEAR, FirmState
-from sim.core.rules import RuleSet, TierRule, judge
+from sim.core.rules import RuleSet, TierRule, judge, review_skips
 from sim.core.streams import YearDraws
 from sim.core.vocab import TIER_IDS
 
@@ -142,6 +142,10 @@ def run_cycle(
             continue
         sub = feats.subset(judged)
         verdict = judge(rule, sub, _Gathered(start, judged))
+        skip = review_skips(rule, year)
+        if skip and len(due):  # the due firms are judged without the exempted criteria
+            reviewed = judge(rule, feats.subset(due), _Gathered(start, due), skip)
+            verdict.passed[: len(due)] = reviewed.passed
 
         if len(due) and not rule.renewable:
             revoke(state, due, tier)

@@ -32,13 +32,16 @@ def roll_history(s: FirmState) -> None:
 def grow_revenue(s: FirmState, p: Dynamics, d: YearDraws, ref_revenue: float) -> None:
     """Gibrat growth with Laplace shocks whose scale falls with size, raised by innovation.
 
-    Δln R = μ + β_K·K/R + β_IP·ln(1 + new Class I IP) + b·(R/R_ref)^(−α)·ε,  ε ~ Laplace(0, 1).
+    Δln R = μ + δ_i + β_K·K/R + β_IP·ln(1 + new Class I IP) + b·(R/R_ref)^(−α)·ε,
+    ε ~ Laplace(0, 1), with δ_i the firm's own persistent drift (``growth_effect``): the growth
+    that qualified a firm for a tier partly lasts to its review.
     """
     rev = s["revenue"]
     knowledge = np.divide(s["rd_stock"], rev, out=np.zeros_like(rev), where=rev > 0)
     scale = p.growth_scale * (rev / ref_revenue) ** (-p.growth_size_exponent)
     dlog = (
         p.growth_drift
+        + s["growth_effect"]
         + p.growth_rd_effect * knowledge
         + p.growth_ip_effect * np.log1p(s["new_class1"])
         + scale * d.laplace("growth", s["firm_id"])
@@ -72,7 +75,8 @@ def spend_on_rd(
     """Choose this year's R&D: partial adjustment to a price-elastic target, bunching, liquidity.
 
     target ρ* = propensity · (1 + g)^t · price^(−η), with g the secular trend of R&D intensity
-    and t the years since the population was drawn; ρ = ρ_prev + λ(ρ* − ρ_prev), times a
+    and t the years since the population was drawn, up to the trend's last year (the caller
+    stops t there: the trend is history, not a forecast); ρ = ρ_prev + λ(ρ* − ρ_prev), times a
     mean-one shock;
     firms just below a certification notch θ (within θ·(1 − w)) move to θ with probability p_b;
     R&D ≤ revenue · (liquidity share + max(margin, 0)) + extra liquidity (grants, credit),

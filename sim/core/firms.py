@@ -27,6 +27,7 @@ COLUMNS: dict[str, type] = {
     "revenue": np.float64,  # 营业收入, 万元
     "revenue_prev": np.float64,
     "revenue_prev2": np.float64,
+    "growth_effect": np.float64,  # the firm's own persistent drift of log growth (ex-ante type)
     "main_share": np.float64,  # main-business share of revenue
     "rd": np.float64,  # 研发费用 this year, 万元
     "rd_prev": np.float64,

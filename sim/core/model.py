@@ -130,8 +130,15 @@ class LadderModel(mesa.Model):
         dynamics.grow_revenue(s, p, d, self.ref_revenue)
         offer = self.policy.incentives(s, rules, dict(cert.apply_probability))
         price = dynamics.rd_price(s, p, offer.rd_price_cut)
+        trend_end = p.rd_intensity_trend_end or self.scenario.run.start_year - 1
         dynamics.spend_on_rd(
-            s, p, d, price, rules.notches("rd_intensity"), offer.liquidity, self.year - self.origin_year
+            s,
+            p,
+            d,
+            price,
+            rules.notches("rd_intensity"),
+            offer.liquidity,
+            min(self.year, trend_end) - self.origin_year,
         )
         dynamics.produce_ip(s, p, d, offer.patent_productivity)
         dynamics.adjust_staff(s, p)

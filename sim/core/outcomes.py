@@ -127,6 +127,13 @@ def _declare() -> tuple[dict[str, Outcome], dict[str, RunOutcome]]:
         ),
         Outcome("rd_intensity", "ratio", "aggregate R&D ÷ revenue", rd_intensity, metrics_table=True),
         Outcome(
+            "rd_intensity_above_scale",
+            "ratio",
+            "R&D ÷ revenue of above-scale firms",
+            partial(rd_intensity, above_scale_only=True),
+            metrics_table=True,
+        ),
+        Outcome(
             "rd_total_above_scale",
             "万元",
             "R&D of above-scale firms",

@@ -76,12 +76,14 @@ def synthesise(
     f["age"] = age
     f["born_year"] = year - age
     f["revenue"] = revenue
+    effect = dyn.growth_firm_sd * draws("growth_effect").standard_normal(n) if dyn.growth_firm_sd > 0 else 0.0
+    f["growth_effect"] = effect
     if newborn:
         f["revenue_prev"] = revenue
         f["revenue_prev2"] = revenue
     else:
-        g1 = np.exp(dyn.growth_drift + dyn.growth_scale * draws("g1").laplace(size=n))
-        g2 = np.exp(dyn.growth_drift + dyn.growth_scale * draws("g2").laplace(size=n))
+        g1 = np.exp(dyn.growth_drift + effect + dyn.growth_scale * draws("g1").laplace(size=n))
+        g2 = np.exp(dyn.growth_drift + effect + dyn.growth_scale * draws("g2").laplace(size=n))
         f["revenue_prev"] = revenue / g1
         f["revenue_prev2"] = revenue / g1 / g2
     f["main_share"] = draws("main_share").beta(pop.main_share_a, pop.main_share_b, n)

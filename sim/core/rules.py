@@ -324,6 +324,15 @@ class Quota(_Strict):
         return self
 
 
+class ReviewExemption(_Strict):
+    """A criterion that a dated notice no longer applies at re-review (new applicants still meet it)."""
+
+    criterion: str  # the id of an eligibility criterion of the tier
+    from_year: int = Field(ge=1990, le=2100)
+    verified: bool = False  # True only when the national text itself was read
+    source: str
+
+
 class TierRule(_Strict):
     """Everything that decides who holds one tier."""
 
@@ -342,6 +351,7 @@ class TierRule(_Strict):
     renewable: bool = True
     # True: the certificate ends when a required tier is lost (only where a text ties it so).
     lost_with_prerequisite: bool = False
+    review_exemptions: list[ReviewExemption] = Field(default_factory=list)
     source: str
 
     @model_validator(mode="after")
@@ -349,6 +359,13 @@ class TierRule(_Strict):
         for tier in self.requires:
             if tier not in TIER_IDS:
                 raise ValueError(f"requires: unknown tier {tier!r}")
+        ids = {node.id for node in self.eligibility.walk() if node.id}
+        for exemption in self.review_exemptions:
+            if exemption.criterion not in ids:
+                raise ValueError(
+                    f"review_exemptions: no eligibility criterion with id {exemption.criterion!r}; "
+                    f"allowed: {', '.join(sorted(ids))}"
+                )
         uses_score = any(node.score for node in self.eligibility.walk())
         if uses_score and self.score is None:
             raise ValueError("eligibility uses the score but no [score] is defined")
@@ -456,19 +473,22 @@ def _eval(
     holds: dict[str, np.ndarray],
     score_ok: np.ndarray | None,
     record: dict[str, np.ndarray],
+    skip: frozenset[str] = frozenset(),
 ) -> np.ndarray:
-    if node.attr is not None:
+    if node.id in skip:  # not applied (at review, under a dated exemption)
+        out = np.ones(len(feats), dtype=bool)
+    elif node.attr is not None:
         out = OPS[node.op or ">="](feats[node.attr], node.cut)
     elif node.all is not None or node.any is not None:
         children = node.all if node.all is not None else node.any
         combine = np.logical_and if node.all is not None else np.logical_or
-        out = _eval(children[0], feats, holds, score_ok, record).copy()
+        out = _eval(children[0], feats, holds, score_ok, record, skip).copy()
         for child in children[1:]:
-            combine(out, _eval(child, feats, holds, score_ok, record), out=out)
+            combine(out, _eval(child, feats, holds, score_ok, record, skip), out=out)
     elif node.of is not None:
         hits = np.zeros(len(feats), dtype=np.int16)
         for child in node.of:
-            hits += _eval(child, feats, holds, score_ok, record)
+            hits += _eval(child, feats, holds, score_ok, record, skip)
         out = hits >= (node.at_least or 1)
     elif node.holds is not None:
         out = holds[node.holds]
@@ -480,11 +500,21 @@ def _eval(
     return out
 
 
-def judge(rule: TierRule, feats: Features, holds: dict[str, np.ndarray]) -> Judgement:
-    """Check ``rule`` for every firm in ``feats``; ``holds`` gives tiers held, same rows."""
+def judge(
+    rule: TierRule, feats: Features, holds: dict[str, np.ndarray], skip: frozenset[str] = frozenset()
+) -> Judgement:
+    """Check ``rule`` for every firm in ``feats``; ``holds`` gives tiers held, same rows.
+
+    ``skip`` names criteria not applied (those a review exemption lifts, :func:`review_skips`).
+    """
     score, score_ok = rule.score.evaluate(feats) if rule.score else (None, None)
     record: dict[str, np.ndarray] = {}
-    passed = _eval(rule.eligibility, feats, holds, score_ok, record)
+    passed = _eval(rule.eligibility, feats, holds, score_ok, record, skip)
     for req in rule.requires:
         passed &= holds[req]
     return Judgement(passed=passed, score=score, criteria=record)
+
+
+def review_skips(rule: TierRule, year: int) -> frozenset[str]:
+    """Criteria not applied at a re-review in ``year``: the exemptions dated on or before it."""
+    return frozenset(e.criterion for e in rule.review_exemptions if e.from_year <= year)

@@ -116,9 +116,20 @@ class Dynamics(Section):
         0.0, 0.3, "return on R&D capital; private returns 0.1–0.3 (Hall, Mairesse & Mohnen 2010)"
     )
     growth_ip_effect: float = Field(ge=0.0, le=1.0)
+    growth_firm_sd: float = uncertain(
+        0.0,
+        0.1,
+        "sd of a firm's persistent drift of log growth (ex-ante growth types: Pugsley, Sedláček & "
+        "Sterk 2021, AER 111:547, find persistent firm-level heterogeneity dominates growth dispersion)",
+        default=0.0,
+    )
     niche_market_growth: Rate
     rd_adjustment: Share
     rd_intensity_trend: float = Field(default=0.0, ge=-0.2, le=0.3)
+    # The last year the trend applies: it is fitted to the observed history and not extrapolated
+    # (a compounding trend drove R&D ÷ revenue to 8.9 % by 2033). Default: the year before the
+    # first simulated year, i.e. the trend shapes the warm-up only.
+    rd_intensity_trend_end: Year | None = None
     rd_price_elasticity: float = uncertain(
         0.0,
         2.0,
