@@ -78,6 +78,11 @@ def economy(tmp: Path) -> Path:
     return path
 
 
+def award_compare(tmp: Path, reps: int) -> list[str]:
+    """``ladder compare`` of the award package on the tiny economy (without batch options)."""
+    return ["compare", "--economy", str(tmp / "economy.toml"), str(tmp / "award.toml"), "--reps", str(reps)]
+
+
 def sweep_file(tmp: Path) -> Path:
     path = tmp / "sweep.toml"
     path.write_text(
@@ -96,13 +101,12 @@ def commands(tmp: Path, out: Path) -> dict[str, tuple[list[str], list[str]]]:
     second_cal = first_cal.with_name("cal-2.toml")
     second_cal.write_text(first_cal.read_text().replace("max_evaluations = 3", "max_evaluations = 4"))
     batch = ["--workers", "1", "--quiet", "--out", str(out)]
-    cmp = ["compare", "--economy", str(tmp / "economy.toml"), str(tmp / "award.toml")]
     return {
         "run": (
             ["run", str(tmp / "economy.toml"), "--seed", "1", "--ledger", "firms", "--out", str(out)],
             ["run", str(tmp / "economy.toml"), "--seed", "2", "--out", str(out)],
         ),
-        "compare": ([*cmp, "--reps", "2", *batch], [*cmp, "--reps", "3", *batch]),
+        "compare": ([*award_compare(tmp, 2), *batch], [*award_compare(tmp, 3), *batch]),
         "sweep": (
             ["sweep", str(sweep_file(tmp)), "--reps", "1", *batch],
             ["sweep", str(sweep_file(tmp)), *batch],
@@ -196,14 +200,7 @@ def test_a_folder_written_by_another_kind_of_command_keeps_none_of_its_files(tmp
         == 0
     )
     assert (out / "runs.parquet").is_file()
-    compare = [
-        "compare",
-        "--economy",
-        str(tmp_path / "economy.toml"),
-        str(tmp_path / "award.toml"),
-        "--reps",
-        "1",
-    ]
+    compare = award_compare(tmp_path, 1)
     assert cli(*compare, "--workers", "1", "--quiet", "--out", str(out))[0] == 0
     assert not (out / "runs.parquet").exists() and (out / "summary.parquet").is_file()
     assert json.loads((out / MANIFEST).read_text())["kind"] == "compare"
@@ -213,19 +210,7 @@ def test_a_second_writer_into_a_locked_folder_is_refused_with_one_line(tmp_path)
     economy(tmp_path)
     out = tmp_path / "out"
     with ResultsFolder(out, keep=(RUNS_DIR,)):
-        code, lines = cli(
-            "compare",
-            "--economy",
-            str(tmp_path / "economy.toml"),
-            str(tmp_path / "award.toml"),
-            "--reps",
-            "1",
-            "--workers",
-            "1",
-            "--quiet",
-            "--out",
-            str(out),
-        )
+        code, lines = cli(*award_compare(tmp_path, 1), "--workers", "1", "--quiet", "--out", str(out))
     assert code == 2 and len(lines) == 1 and "another ladder process" in lines[0], lines
     assert not (out / RUNS_DIR).exists(), "refused before any run"
 
@@ -247,14 +232,7 @@ def test_an_unusable_or_foreign_out_folder_is_refused_before_the_simulation(tmp_
 def test_plot_refuses_a_truncated_or_foreign_table_and_a_missing_run(tmp_path):
     economy(tmp_path)
     out = tmp_path / "out"
-    compare = [
-        "compare",
-        "--economy",
-        str(tmp_path / "economy.toml"),
-        str(tmp_path / "award.toml"),
-        "--reps",
-        "2",
-    ]
+    compare = award_compare(tmp_path, 2)
     assert cli(*compare, "--workers", "1", "--quiet", "--out", str(out))[0] == 0
     assert cli("plot", str(out))[0] == 0
     summary = (out / "summary.parquet").read_bytes()
@@ -272,14 +250,7 @@ def test_plot_refuses_a_truncated_or_foreign_table_and_a_missing_run(tmp_path):
 def test_a_run_whose_files_fail_their_checksums_is_re_run_not_trusted(tmp_path):
     economy(tmp_path)
     out = tmp_path / "out"
-    compare = [
-        "compare",
-        "--economy",
-        str(tmp_path / "economy.toml"),
-        str(tmp_path / "award.toml"),
-        "--reps",
-        "2",
-    ]
+    compare = award_compare(tmp_path, 2)
     argv = [*compare, "--workers", "1", "--quiet", "--out", str(out)]
     assert cli(*argv)[0] == 0
     first = pd.read_parquet(out / "summary.parquet")
