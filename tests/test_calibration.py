@@ -352,3 +352,28 @@ def test_calibrating_an_array_item_writes_a_loadable_overlay(tmp_path, capsys):
     best = min((row.split(",") for row in history[1:]), key=lambda row: float(row[1]))
     assert fitted.levers.award.items[3].amount == float(best[2])
     assert fitted.levers.award.items[:3] == load(small).levers.award.items[:3]
+
+
+def test_standard_errors_are_the_smm_sandwich_and_empty_where_not_identified():
+    """Linear moments m = Aθ: G = A, so V = (1 + 1/R)(A'WA)⁻¹A'WΩWA(A'WA)⁻¹ exactly."""
+    from types import SimpleNamespace
+
+    from sim.analysis.calibration import standard_errors
+    from sim.io.calibration_file import FittedParameter
+
+    pars = [FittedParameter(path=f"p{i}", low=0.0, high=10.0) for i in range(2)]
+    cal = SimpleNamespace(parameters=pars)
+    A = np.array([[2.0, 0.5], [0.0, 1.0], [1.0, 1.0]])
+    theta = [3.0, 4.0]
+    observed = A @ np.array(theta)
+    weights = np.array([1.0, 2.0, 0.5])
+    replicated = observed + np.random.default_rng(1).normal(0, 1, (50, 3)) * [0.5, 1.0, 2.0]
+    se = standard_errors(cal, theta, lambda v: A @ np.array(v), replicated, observed, weights)
+    W = np.diag(weights / observed**2)
+    inv = np.linalg.inv(A.T @ W @ A)
+    V = (1 + 1 / 50) * inv @ A.T @ W @ np.cov(replicated, rowvar=False) @ W @ A @ inv
+    assert se["standard_error"].to_numpy() == pytest.approx(np.sqrt(np.diag(V)), rel=1e-6)
+    assert se["identified"].all()
+
+    blind = standard_errors(cal, theta, lambda v: A[:, :1] @ np.array(v[:1]), replicated, observed, weights)
+    assert not blind["identified"].any() and blind["standard_error"].isna().all()

@@ -251,3 +251,21 @@ def test_a_firm_keeps_its_growth_type(small_overrides):
     assert np.corrcoef(effect[born], grown)[0, 1] > 0.1, "a firm's type shows in its growth"
     none = run_model([*small_overrides, "dynamics.growth_firm_sd=0"])
     assert (none.firms["growth_effect"] == 0).all()
+
+
+def test_innovative_smes_are_renewed_only_when_they_re_apply(small_overrides):
+    """At expiry an innovative SME is evaluated again only if it re-applies (take-up)."""
+    years = [*small_overrides, "run.years=7"]
+
+    def renewed(take_up):
+        frame = run_model([*years, f"certification.review_submission.innovative={take_up}"])
+        frame = frame.datacollector.get_model_vars_dataframe()
+        return frame["renewed.innovative"].sum(), frame["removed.innovative"].sum()
+
+    none, removed = renewed(0.0)
+    assert none == 0 and removed > 0
+    some, _ = renewed(1.0)
+    assert some > 0
+    assert load(BASELINE).certification.review_submission["innovative"] < 1.0, (
+        "the shipped take-up is partial"
+    )

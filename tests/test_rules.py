@@ -67,7 +67,7 @@ def model_firm(revenue: float = 8000.0, rd: float | None = None, **cols) -> dict
         "class1_ip": 5,
         "class2_ip": 3,
         "niche_years": 6,
-        "niche_market": revenue * main_share / 0.20,
+        "niche_rivals": revenue * main_share / 0.20 - revenue * main_share,
         "debt_ratio": 0.40,
         "net_margin": 0.12,
         "rd_institution": code("rd_institution", "provincial"),
@@ -247,7 +247,7 @@ def test_little_giant_single_conditions(r22, col, bad, good):
 
 def test_little_giant_market_share_boundary(r22):
     # national share = revenue × main share / niche market
-    firms = [model_firm(niche_market=8000 * 0.95 / share) for share in (0.0999, 0.10)]
+    firms = [model_firm(niche_rivals=8000 * 0.95 / share - 8000 * 0.95) for share in (0.0999, 0.10)]
     assert passes(r22, "little_giant", *firms) == [False, True]
 
 
@@ -432,15 +432,29 @@ def test_hidden_champion_pool_revenue_cap(r22):
 
 
 def champion(revenue: float, **cols) -> dict:
-    """Ten years in the niche, all sales in the product, 60 % of the national niche (12 % world)."""
+    """Ten years in the niche, all sales in the product, 60 % of the national niche (12 % world),
+    an invention patent, a standard drafted, a quality item and a management certificate."""
     base = {
         "revenue_prev": revenue,
         "revenue_prev2": revenue,
         "main_share": 1.0,
         "niche_years": 10,
-        "niche_market": revenue / 0.60,
+        "niche_rivals": revenue / 0.60 - revenue,
+        "standard_drafted": True,
+        "quality_items": 1,
+        "mgmt_cert": True,
     }
     return model_firm(revenue, **(base | cols))
+
+
+# The rest of the industry: large and at zero margin, so the overall margin is just above zero
+# and the champions' 12 % beats it (利润率超过同期同行业企业的总体水平).
+INDUSTRY = {"revenue": 1e6, "net_margin": 0.0, "held_srdi": False}
+
+
+def champions_pass(rules: RuleSet, *firms: dict) -> list[bool]:
+    """Whether each firm passes the champion rule, judged beside the rest of its industry."""
+    return passes(rules, "single_champion", *firms, model_firm(**INDUSTRY))[:-1]
 
 
 def test_single_champion_under_4e_needs_little_giant(r22):
@@ -449,7 +463,29 @@ def test_single_champion_under_4e_needs_little_giant(r22):
         champion(39999.0, held_little_giant=True),
         champion(40000.0),
     ]
-    assert passes(r22, "single_champion", *firms) == [False, True, True]
+    assert champions_pass(r22, *firms) == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("cols", "expected"),
+    [
+        ({}, True),
+        ({"class1_ip": 0}, False),  # no core invention patent
+        ({"standard_drafted": False}, False),
+        ({"quality_items": 0}, False),
+        ({"mgmt_cert": False}, False),
+    ],
+)
+def test_single_champion_innovation_and_quality_tests(r22, cols, expected):
+    assert champions_pass(r22, champion(40000.0, **cols)) == [expected]
+
+
+def test_single_champion_must_beat_the_industry_margin(r22):
+    """Profit rate above the industry's overall level: equal to it fails, just above passes."""
+    industry = model_firm(revenue=40000.0, net_margin=0.05)
+    at, above = champion(40000.0, net_margin=0.05), champion(40000.0, net_margin=0.0501)
+    assert passes(r22, "single_champion", at, industry) == [False, False]
+    assert passes(r22, "single_champion", above, industry)[0]
 
 
 @pytest.mark.parametrize(
@@ -457,11 +493,11 @@ def test_single_champion_under_4e_needs_little_giant(r22):
     [
         ({"niche_years": 9}, False),
         ({"main_share": 0.69}, False),
-        ({"niche_market": 40000.0 / 0.4999}, False),  # global share just under 10 %
+        ({"niche_rivals": 40000.0 / 0.4999 - 40000.0}, False),  # global share just under 10 %
     ],
 )
 def test_single_champion_other_conditions(r22, cols, expected):
-    assert passes(r22, "single_champion", champion(40000.0, **cols)) == [expected]
+    assert champions_pass(r22, champion(40000.0, **cols)) == [expected]
 
 
 # ----------------------------------------------------------------------------- key little giant
@@ -560,7 +596,7 @@ def test_2026_srdi_pass_mark_is_50(r22, r26):
         ({"debt_ratio": 0.7501}, False),
         ({"class1_ip": 3}, False),
         ({"rd": 600.0, "rd_prev": 599.0}, False),  # 2-year R&D 1199万 (7.5 % share)
-        ({"niche_market": 8000 * 0.95 / 0.0999}, False),
+        ({"niche_rivals": 8000 * 0.95 / 0.0999 - 8000 * 0.95}, False),
     ],
 )
 def test_2026_little_giant_conditions(r26, cols, expected):
@@ -646,3 +682,17 @@ def test_numpy_rows_are_independent(r22):
     together = passes(r22, "little_giant", *firms)
     alone = [passes(r22, "little_giant", f)[0] for f in firms]
     assert together == alone and any(together) and not all(together)
+
+
+def test_the_2026_revision_marks_every_criterion_it_states_as_unverified():
+    """Per criterion: no threshold of 工信部企业〔2026〕2号 was read in the official text."""
+    r26, r22 = load_rules("miit-2026"), load_rules("miit-2022")
+    stated = [
+        c
+        for tier in ("srdi", "little_giant")
+        for c in r26.tiers[tier].eligibility.walk()
+        if c.id and c.id not in {n.id for n in r22.tiers[tier].eligibility.walk()} | {"sme"}
+    ]
+    assert stated and all(c.verified is False for c in stated)
+    champion_tests = {c.id: c.verified for c in r22.tiers["single_champion"].eligibility.walk() if c.id}
+    assert champion_tests["profitable"] is False and champion_tests["years_in_field"] is None

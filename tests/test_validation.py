@@ -36,3 +36,27 @@ def test_bunching_ratio_detects_excess_mass_above_a_notch():
     near = (x >= 0.027) & (x < 0.03)
     bunched = np.where(near & (rng.random(len(x)) < 0.5), 0.03, x)
     assert bunching_ratio(bunched, 0.03) > 2.5
+
+
+def test_exit_profile_counts_who_left_at_their_age_at_the_test():
+    import pandas as pd
+
+    from sim.analysis.validation import exit_profile, national_shares
+
+    year1 = pd.DataFrame({"year": 2024, "firm_id": [1, 2, 3, 4], "age": [0, 0, 2, 2]})
+    year2 = pd.DataFrame({"year": 2025, "firm_id": [2, 3, 4, 5], "age": [1, 3, 3, 0]})
+    table, rate = exit_profile([pd.concat([year1, year2])], oldest=4)
+    assert table.set_index("age").loc[1, ["at_risk", "exits"]].tolist() == [2, 1]  # firm 1 left at age 1
+    assert table.set_index("age").loc[3, ["at_risk", "exits"]].tolist() == [2, 0]
+    assert rate == 0.25
+
+    end = pd.DataFrame(
+        {
+            "year": 2025,
+            "revenue": [100.0, 100.0],
+            "main_share": [1.0, 0.5],
+            "niche_rivals": [100.0, 50.0],
+            "held_single_champion": [True, False],
+        }
+    )
+    assert national_shares([end], "held_single_champion").tolist() == [0.5]

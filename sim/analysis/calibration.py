@@ -13,7 +13,7 @@ its finished evaluations from disk. J is minimised with scipy's bounded Nelder�
 cube (parameters mapped linearly or logarithmically to their bounds). Outputs: the fitted
 values as a scenario overlay that ``extends`` the scenario, the fit table (observed, simulated
 mean and 90 % interval, relative error) and the objective per evaluation (``history.csv``,
-written as the fit goes).
+written as the fit goes), and each fitted parameter's standard error (:func:`standard_errors`).
 
 Resuming: Nelder–Mead is deterministic and J depends only on the runs, which are stored by run
 key under ``<out>/runs/``. Run again, the same calibration proposes the same points, finds their
@@ -138,6 +138,7 @@ class Fit:
     objective: float
     history: pd.DataFrame
     table: pd.DataFrame
+    parameters: pd.DataFrame  # value, bounds and standard error per fitted parameter
 
 
 def calibrate(
@@ -188,8 +189,67 @@ def calibrate(
             replication_seed(meta.seed, r) for r in range(meta.final_replications or meta.replications)
         ]
         reps = ev.replications(_overrides(cal, values), final_seeds)
+
+        def moments(vals: list[float]) -> np.ndarray:
+            return ev.replications(_overrides(cal, vals)).mean(axis=0)[fit_idx]
+
+        errors = standard_errors(cal, values, moments, reps[:, fit_idx], observed, weights)
     table = fit_table(cal.targets, names, reps)
-    return Fit(values, best["objective"], pd.DataFrame(history.rows), table)
+    return Fit(values, best["objective"], pd.DataFrame(history.rows), table, errors)
+
+
+SE_STEP = 0.02  # finite-difference step in the unit cube (2 % of each parameter's range)
+
+
+def standard_errors(
+    cal: Calibration,
+    values: list[float],
+    moments: Callable[[list[float]], np.ndarray],
+    replicated: np.ndarray,
+    observed: np.ndarray,
+    weights: np.ndarray,
+) -> pd.DataFrame:
+    """Standard errors of the fitted parameters by the simulated-method-of-moments sandwich.
+
+    V(θ̂) = (1 + 1/R) · (G'WG)⁻¹ G'WΩWG (G'WG)⁻¹ (Gouriéroux & Monfort 1996, *Simulation-Based
+    Econometric Methods*, ch. 2; McFadden 1989): G = ∂m̄/∂θ by central differences on common
+    random numbers, W = diag(w_k / o_k²) the objective's weights, Ω the covariance of the
+    moments over the R final replications at θ̂. The observed counts are one realisation of
+    the economy, so Ω is their sampling variance too. A parameter the moments do not pin down
+    (G'WG singular) gets no error (empty, ``identified`` false), never a small one; with one
+    final replication Ω cannot be estimated and every error is empty.
+    """
+    G = np.empty((len(observed), len(values)))
+    for i, p in enumerate(cal.parameters):
+        u = p.to_unit(values[i])
+        lo, hi = max(u - SE_STEP, 0.0), min(u + SE_STEP, 1.0)
+        down, up = list(values), list(values)
+        down[i], up[i] = p.to_value(lo), p.to_value(hi)
+        if up[i] == down[i]:  # an integer parameter whose step rounds away
+            G[:, i] = 0.0
+            continue
+        G[:, i] = (moments(up) - moments(down)) / (up[i] - down[i])
+    W = np.diag(weights / observed**2)
+    r = len(replicated)
+    bread = G.T @ W @ G
+    se = np.full(len(values), np.nan)
+    identified = bool(np.linalg.matrix_rank(bread) == len(values))
+    if identified and r >= 2:  # Ω needs two replications at least
+        omega = np.atleast_2d(np.cov(replicated, rowvar=False))
+        inv = np.linalg.inv(bread)
+        cov = (1.0 + 1.0 / r) * inv @ (G.T @ W @ omega @ W @ G) @ inv
+        se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    return pd.DataFrame(
+        {
+            "parameter": [p.path for p in cal.parameters],
+            "value": values,
+            "low": [p.low for p in cal.parameters],
+            "high": [p.high for p in cal.parameters],
+            "standard_error": se,
+            "relative_standard_error": se / np.abs(np.asarray(values, dtype=float)),
+            "identified": identified,
+        }
+    )
 
 
 def _simplex(x0: np.ndarray) -> np.ndarray:
@@ -262,6 +322,8 @@ def write_outputs(
     paths = {"overlay": overlay(cal, scenario, fit.values, out, calibration_file, fit.objective)}
     write_csv(fit.table, out / "fit.csv")
     paths["fit"] = out / "fit.csv"
+    write_csv(fit.parameters, out / "parameters.csv")
+    paths["parameters"] = out / "parameters.csv"
     paths["history"] = out / HISTORY  # written as the fit went (:class:`History`)
     meta = cal.calibration
     info = {
@@ -273,6 +335,10 @@ def write_outputs(
         "evaluations": len(fit.history),
         "objective": fit.objective,
         "fitted": {p.path: v for p, v in zip(cal.parameters, fit.values, strict=True)},
+        "standard_errors": {
+            name: (float(se) if np.isfinite(se) else None)
+            for name, se in zip(fit.parameters["parameter"], fit.parameters["standard_error"], strict=True)
+        },
     }
     return paths, info
 

@@ -15,7 +15,7 @@ from scipy import stats
 
 from sim.batch.runner import BatchOptions, RunSpec, run_batch
 from sim.io.files import load_rules, load_scenario
-from sim.io.run_store import RUNS_DIR
+from sim.io.run_store import RUNS_DIR, load_table
 
 
 @dataclass
@@ -28,19 +28,22 @@ class Panel:
     rd_intensity: np.ndarray  # R&D ÷ revenue of R&D performers, all firm-years
     rd_intensity_no_bunching: np.ndarray
     notches: np.ndarray  # the rule set's R&D-intensity thresholds
+    frames: list[pd.DataFrame]  # each replication's firm-year panel (live firms after each year)
+    series: pd.DataFrame  # each replication's year-level outcomes (column ``key``)
 
 
 def _collect(
     scenario_path: Path, seeds: list[int], overrides: list[str], out: Path, options: BatchOptions
-) -> tuple[list, list, list, list]:
+) -> tuple[list, list, list, list, list, pd.DataFrame]:
     specs = [
         RunSpec("validation", str(scenario_path), tuple(overrides), r, seed, panel=True)
         for r, seed in enumerate(seeds)
     ]
     keys = run_batch(specs, out, options)
-    revenue, growth, size, intensity = [], [], [], []
+    revenue, growth, size, intensity, frames = [], [], [], [], []
     for key in keys:
         rows = pd.read_parquet(out / RUNS_DIR / key / "panel.parquet")
+        frames.append(rows)
         for _, s in rows.groupby("year", sort=True):
             old = s["revenue_prev"].to_numpy() > 0
             rev, prev, rd = (s[c].to_numpy() for c in ("revenue", "revenue_prev", "rd"))
@@ -49,13 +52,13 @@ def _collect(
             has_rd = rd > 0
             intensity.append(rd[has_rd] / rev[has_rd])
         revenue.append(rev)
-    return revenue, growth, size, intensity
+    return revenue, growth, size, intensity, frames, load_table(out, keys, "series")
 
 
 def panel(scenario_path: Path, seeds: list[int], out: Path, options: BatchOptions) -> Panel:
     """Run the scenario at ``seeds`` through the batch engine and pool the observations."""
-    rev, growth, size, intensity = _collect(scenario_path, seeds, [], out, options)
-    *_, plain = _collect(scenario_path, seeds, ["dynamics.bunching_probability=0.0"], out, options)
+    rev, growth, size, intensity, frames, series = _collect(scenario_path, seeds, [], out, options)
+    plain = _collect(scenario_path, seeds, ["dynamics.bunching_probability=0.0"], out, options)[3]
     notches = load_rules(load_scenario(scenario_path).run.rules).notches("rd_intensity")
     return Panel(
         np.concatenate(rev),
@@ -64,7 +67,42 @@ def panel(scenario_path: Path, seeds: list[int], out: Path, options: BatchOption
         np.concatenate(intensity),
         np.concatenate(plain),
         notches,
+        frames,
+        series,
     )
+
+
+def exit_profile(frames: list[pd.DataFrame], oldest: int = 12) -> tuple[pd.DataFrame, float]:
+    """Exit hazard by age at the exit test, and the overall exit rate, pooled over replications.
+
+    A firm in year t's panel but not in year t + 1's exited in t + 1, at age (its age in t) + 1
+    (ages from ``oldest`` on are pooled). Returns the table (age, firms at risk, exits, hazard)
+    and exits ÷ firms at risk over all ages.
+    """
+    at_risk = np.zeros(oldest + 1)
+    exits = np.zeros(oldest + 1)
+    for frame in frames:
+        years = sorted(frame["year"].unique())
+        by_year = {y: g for y, g in frame.groupby("year")}
+        for y, nxt in zip(years, years[1:], strict=False):
+            now = by_year[y]
+            age = np.minimum(now["age"].to_numpy() + 1, oldest)
+            gone = ~now["firm_id"].isin(by_year[nxt]["firm_id"]).to_numpy()
+            at_risk += np.bincount(age, minlength=oldest + 1)
+            exits += np.bincount(age[gone], minlength=oldest + 1)
+    table = pd.DataFrame({"age": np.arange(1, oldest + 1), "at_risk": at_risk[1:], "exits": exits[1:]})
+    table["hazard"] = table["exits"] / table["at_risk"].where(table["at_risk"] > 0)
+    return table, float(exits.sum() / at_risk.sum())
+
+
+def national_shares(frames: list[pd.DataFrame], held: str) -> np.ndarray:
+    """National niche shares, own ÷ (own + rivals), of the holders of ``held`` in each end year."""
+    shares = []
+    for frame in frames:
+        end = frame[(frame["year"] == frame["year"].max()) & frame[held]]
+        own = (end["revenue"] * end["main_share"]).to_numpy()
+        shares.append(own / (own + end["niche_rivals"].to_numpy()))
+    return np.concatenate(shares)
 
 
 def hill_tail_index(x: np.ndarray, top_share: float = 0.05) -> float:

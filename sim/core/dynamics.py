@@ -47,9 +47,9 @@ def grow_revenue(s: FirmState, p: Dynamics, d: YearDraws, ref_revenue: float) ->
         + scale * d.laplace("growth", s["firm_id"])
     )
     s["revenue"] = rev * np.exp(dlog)
-    # A firm cannot sell more than its niche: a firm outgrowing it reveals a larger market.
-    grown = s["niche_market"] * (1.0 + p.niche_market_growth)
-    s["niche_market"] = np.maximum(grown, s["revenue"] * s["main_share"])
+    # The firm's rivals grow with the niche, not with the firm: a firm that outgrows its niche
+    # takes share from them (national share = own ÷ (own + rivals), below 1).
+    s["niche_rivals"] = s["niche_rivals"] * (1.0 + p.niche_market_growth)
 
 
 def rd_price(s: FirmState, p: Dynamics, subsidy_rate: np.ndarray | float = 0.0) -> np.ndarray:
@@ -173,10 +173,16 @@ def evolve_finance(s: FirmState, p: Dynamics, d: YearDraws) -> None:
     s["equity"] = equity
 
 
-def specialise(s: FirmState, p: Dynamics, d: YearDraws) -> None:
-    """Years in the niche accumulate (or restart on a switch); main-business share drifts up."""
+def specialise(s: FirmState, p: Dynamics, d: YearDraws, anchored: np.ndarray | None = None) -> None:
+    """Years in the niche accumulate (or restart on a switch); main-business share drifts up.
+
+    ``anchored`` firms hold a title earned in their niche (one whose rule counts niche years):
+    they stay in it, so their niche years never reset at random.
+    """
     ids = s["firm_id"]
     switch = d.uniform("niche_switch", ids) < p.niche_switch_rate
+    if anchored is not None:
+        switch &= ~anchored
     s["niche_years"] = np.where(switch, 0, s["niche_years"] + 1)
     m = s["main_share"]
     s["main_share"] = np.clip(
@@ -201,21 +207,38 @@ def upgrade_capabilities(s: FirmState, p: Dynamics, d: YearDraws, year: int) -> 
     s["age"] = s["age"] + 1
 
 
-def exit_firms(s: FirmState, p: Dynamics, d: YearDraws, ref_revenue: float) -> np.ndarray:
-    """Exit with a hazard falling with age and size; returns the exit mask (not yet archived).
+def exit_hazard(s: FirmState, p: Dynamics, ref_revenue: float) -> np.ndarray:
+    """Each live firm's exit hazard this year: an age profile scaled by size.
 
-    h = h0 · (1 + age)^(−a) · (R/R_ref)^(−c), capped at 1.
+    h = min(k · h_age[a] · z / z̄_a, 1), z = (R/R_ref)^(−c), a = min(age, K − 1),
+
+    with h_age the hazard in each year of life (index 0 the founding year; the profile can
+    peak in the first years, as Chinese enterprise survival does), k a scale, and z̄_a the mean
+    of z over the live firms of the same age bucket: the published profile is an average over
+    firms of every size, so size moves the hazard between firms of one age without changing
+    the age profile. Firms are tested after they have aged this year, so a firm founded last
+    year (age 1) meets the hazard of its second year of life.
     """
-    rel = np.maximum(s["revenue"] / ref_revenue, 1e-6)
-    hazard = np.minimum(
-        p.exit_hazard * (1.0 + s["age"]) ** (-p.exit_age_exponent) * rel ** (-p.exit_size_exponent),
-        1.0,
-    )
-    leaving = d.uniform("exit", s["firm_id"]) < hazard
+    table = np.asarray(p.exit_hazard_by_age)
+    bucket = np.minimum(s["age"], len(table) - 1)
+    z = np.maximum(s["revenue"] / ref_revenue, 1e-6) ** (-p.exit_size_exponent)
+    mean_z = np.bincount(bucket, z, len(table)) / np.maximum(np.bincount(bucket, minlength=len(table)), 1)
+    return np.minimum(p.exit_hazard_scale * table[bucket] * z / mean_z[bucket], 1.0)
+
+
+def exit_firms(s: FirmState, p: Dynamics, d: YearDraws, ref_revenue: float) -> np.ndarray:
+    """Exit with the hazard of :func:`exit_hazard`; returns the exit mask (not yet archived)."""
+    leaving = d.uniform("exit", s["firm_id"]) < exit_hazard(s, p, ref_revenue)
     s["alive"] = ~leaving
     return leaving
 
 
-def entrants(p: Dynamics, d: YearDraws, n_alive: int) -> int:
-    """Number of new small firms this year: Poisson(entry rate · live firms), one draw a year."""
-    return int(d.poisson("entry", np.zeros(1, np.int64), np.array([p.entry_rate * n_alive]))[0])
+def entrants(p: Dynamics, d: YearDraws, n_before: int, n_exits: int) -> int:
+    """New small firms this year: Poisson(exits + g · firms alive before exit), one draw a year.
+
+    Entry replaces the year's exits and adds the population's net growth rate g, so the
+    number of firms grows at g on average whatever the exit rate (founding-year exits are
+    netted out: entrants join after this year's exit test).
+    """
+    mean = max(n_exits + p.population_growth * n_before, 0.0)
+    return int(d.poisson("entry", np.zeros(1, np.int64), np.array([mean]))[0])

@@ -108,6 +108,18 @@ def _ip_level(f: Features) -> np.ndarray:
     return np.where(c1 & f.col("strategic_emerging"), code("class1_high_value"), level).astype(np.int8)
 
 
+def _margin_vs_industry(f: Features) -> np.ndarray:
+    """Net margin minus the overall margin of all firms in view (profit ÷ revenue of the whole).
+
+    "利润率超过同期同行业企业的总体水平": the economy stands for the industry (model proxy: one
+    industry). Computed over all live firms, then gathered for applicants (:class:`_Subset`).
+    """
+    rev, margin = f.col("revenue"), f.col("net_margin")
+    total = float(rev.sum())
+    overall = float(np.dot(margin, rev)) / total if total > 0 else 0.0
+    return margin - overall
+
+
 def _st_award_age(f: Features) -> np.ndarray:
     """Years since the firm's last provincial/national S&T award (infinite if it never had one).
 
@@ -133,11 +145,12 @@ DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
     "rd_2y_mean": lambda f: 0.5 * (f.col("rd") + f.col("rd_prev")),
     "rd_2y_total": lambda f: f.col("rd") + f.col("rd_prev"),
     "ip_level": _ip_level,
-    "national_share": lambda f: _ratio(f["main_revenue"], f.col("niche_market")),
+    "national_share": lambda f: _ratio(f["main_revenue"], f["main_revenue"] + f.col("niche_rivals")),
     "global_share": lambda f: f["national_share"] / f.global_market_multiple,
     "equity_2y": lambda f: f.col("equity") + f.col("equity_prev"),
     "equity_3y": lambda f: f.col("equity") + f.col("equity_prev") + f.col("equity_prev2"),
     "st_award_age": _st_award_age,
+    "margin_vs_industry": _margin_vs_industry,
 }
 
 RAW: frozenset[str] = frozenset(

@@ -41,7 +41,7 @@ COLUMNS: dict[str, type] = {
     "class2_ip": np.int64,  # Class II IP (utility models, designs, software copyright)
     "new_class1": np.int64,  # Class I IP granted this year
     "niche_years": np.int32,
-    "niche_market": np.float64,  # national market of the firm's niche, 万元
+    "niche_rivals": np.float64,  # rivals' sales in the firm's national niche market, 万元
     "debt_ratio": np.float64,
     "debt_mean": np.float64,
     "net_margin": np.float64,

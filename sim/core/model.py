@@ -143,7 +143,10 @@ class LadderModel(mesa.Model):
         dynamics.produce_ip(s, p, d, offer.patent_productivity)
         dynamics.adjust_staff(s, p)
         dynamics.evolve_finance(s, p, d)
-        dynamics.specialise(s, p, d)
+        anchored = np.zeros(s.n, dtype=bool)
+        for tier in rules.tiers_testing("niche_years"):
+            anchored |= s[f"held_{tier}"]
+        dynamics.specialise(s, p, d, anchored)
         dynamics.upgrade_capabilities(s, p, d, self.year)
 
         self.flows = run_cycle(
@@ -170,7 +173,7 @@ class LadderModel(mesa.Model):
         leaving = dynamics.exit_firms(s, p, d, self.ref_revenue)
         for tier in TIER_IDS:
             self.flows.add(tier, "exited", np.count_nonzero(leaving & s[f"held_{tier}"]))
-        n_new = dynamics.entrants(p, d, s.n - int(np.count_nonzero(leaving)))
+        n_new = dynamics.entrants(p, d, s.n, int(np.count_nonzero(leaving)))
         new = None
         if n_new:
             cohort = self.streams.cohort(self.year, "entrants")
@@ -238,10 +241,15 @@ AGENT_BYTES = 550
 def memory_need(scenario: Scenario, agents: bool) -> int:
     """Bytes one run needs at its peak, estimated from an upper bound of firms ever simulated.
 
-    Entry is at most ``entry_rate`` of the live firms each year, so firms ever simulated are
-    at most ``firms × (1 + entry_rate)^years`` (warm-up years included).
+    Entry replaces the year's exits plus the net growth g, so the live firms number about
+    ``firms × (1 + g)^t`` and firms ever simulated (live plus archived) are at most
+    ``firms × (1 + g)^T × (1 + h_max · T)`` over T years (warm-up included), with h_max the
+    largest exit hazard of the age profile.
     """
+    dyn = scenario.dynamics
     years = scenario.run.years + scenario.certification.warmup_years
-    ever = scenario.population.firms * (1.0 + scenario.dynamics.entry_rate) ** years
+    h_max = min(dyn.exit_hazard_scale * max(dyn.exit_hazard_by_age), 1.0)
+    live = scenario.population.firms * (1.0 + max(dyn.population_growth, 0.0)) ** years
+    ever = live * (1.0 + h_max * years)
     per_firm = STATE_COPIES * STATE_BYTES + (AGENT_BYTES if agents else 0)
     return int(ever * per_firm)

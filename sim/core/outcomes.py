@@ -141,13 +141,6 @@ def _declare() -> tuple[dict[str, Outcome], dict[str, RunOutcome]]:
             metrics_table=True,
         ),
         Outcome(
-            "rd_intensity_above_scale",
-            "ratio",
-            "R&D ÷ revenue of above-scale firms",
-            partial(rd_intensity, above_scale_only=True),
-            metrics_table=True,
-        ),
-        Outcome(
             "class1_ip_total",
             "patents",
             "Class I IP held",

@@ -125,11 +125,10 @@ def synthesise(
         for k, col in enumerate(("equity", "equity_prev", "equity_prev2")):
             f[col] = np.where(raised & (when == k), amount, 0.0)
 
-    main_revenue = revenue * f["main_share"]
-    niche_market = pop.niche_market_median * np.exp(
+    # The niche's national market apart from the firm: its rivals' sales (a share below 1).
+    f["niche_rivals"] = pop.niche_market_median * np.exp(
         pop.niche_market_sigma * draws("niche_market").standard_normal(n)
     )
-    f["niche_market"] = np.maximum(niche_market, main_revenue)
     f["debt_mean"] = np.clip(
         pop.debt_ratio_mean + pop.debt_ratio_sd * draws("debt_mean").standard_normal(n), 0, 1
     )

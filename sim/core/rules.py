@@ -67,6 +67,9 @@ class Criterion(_Strict):
     score: bool | None = None
     source: str | None = None
     note: str | None = None
+    # Whether this test was read in the official text (False: from a secondary copy). Unset, a
+    # criterion is as verified as its rule set (``meta.verified``).
+    verified: bool | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Criterion:
@@ -441,6 +444,15 @@ class RuleSet(_Strict):
             if node.attr == attr and node.op in (">=", ">")
         }
         return sorted(values)
+
+    def tiers_testing(self, attr: str) -> tuple[str, ...]:
+        """Tiers whose eligibility tests ``attr`` (e.g. the titles earned by niche years)."""
+        key = ("testing", attr)
+        if key not in self._memo:
+            self._memo[key] = tuple(
+                t for t in self.order if any(n.attr == attr for n in self.tiers[t].eligibility.walk())
+            )
+        return self._memo[key]
 
     def dependants(self, tier: str) -> list[str]:
         """Tiers that require ``tier``, directly or through another tier."""

@@ -168,10 +168,19 @@ class Dynamics(Section):
     digital_upgrade_rate: Share
     trait_acquisition_rate: Share
     st_award_rate: Share
-    exit_hazard: Share
-    exit_age_exponent: float = Field(ge=0.0, le=3.0)
+    # Exit hazard in each year of a firm's life (index 0: the founding year), the last value
+    # applying to every later year; scaled by size (docs/ODD.md §7.11).
+    exit_hazard_by_age: list[Share] = Field(min_length=2, max_length=100)
+    exit_hazard_scale: float = uncertain(
+        0.5,
+        1.5,
+        "the age profile is for all domestic enterprises (工商总局 2013); manufacturing SMEs may "
+        "exit less often: ±50 % around it",
+        default=1.0,
+    )
     exit_size_exponent: float = Field(ge=0.0, le=3.0)
-    entry_rate: Share
+    # Net growth of the number of firms a year: entry replaces the year's exits and adds this.
+    population_growth: float = Field(ge=-0.2, le=0.3)
     entrant_revenue_median: PositiveMoney
     entrant_revenue_sigma: float = Field(gt=0.0, le=5.0)
 

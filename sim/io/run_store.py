@@ -69,7 +69,19 @@ def run_tables(model: LadderModel) -> dict[str, pd.DataFrame]:
     }
 
 
-PANEL_COLUMNS = ("firm_id", "revenue", "revenue_prev", "rd")
+PANEL_COLUMNS = (
+    "firm_id",
+    "revenue",
+    "revenue_prev",
+    "rd",
+    "age",
+    "main_share",
+    "niche_rivals",
+    "held_innovative",
+    "held_high_tech",
+    "held_little_giant",
+    "held_single_champion",
+)
 
 
 def panel_rows(model: LadderModel) -> pd.DataFrame:
