@@ -34,7 +34,7 @@ def test_city_scenario_runs_with_a_consistent_ledger(city):
 
 
 def test_yuyao_rd_post_subsidy_lands_near_the_reported_total():
-    """Seed 002 L16: 235 above-scale firms received 4143.59万 in one year (±30 % allowed)."""
+    """Yuyao reply 2024 L16: 235 above-scale firms received 4143.59万 in one year (±30 % allowed)."""
     path = ROOT / "scenarios" / "yuyao-2024.toml"
     for seed in (1, 2, 3):
         model = run(path, seed=seed, years=1)

@@ -102,3 +102,28 @@ def test_titles_that_count_niche_years_anchor_their_holders():
     rules22 = load_rules("miit-2022")
     assert set(rules22.tiers_testing("niche_years")) >= {"srdi", "little_giant", "single_champion"}
     assert "high_tech" not in rules22.tiers_testing("niche_years")
+
+
+def test_rd_intensity_falls_with_size_only_below_unit_elasticity(params):
+    """ε < 1: ten times the reference size targets 10^(ε−1) of the intensity; ε = 1: exactly 1."""
+    revenue = np.array([100.0, 1000.0, 10000.0])
+    proportional = params.model_copy(update={"rd_size_elasticity": 1.0})
+    assert dynamics.size_factor(revenue, proportional, 1000.0).tolist() == [1.0, 1.0, 1.0]
+    less = params.model_copy(update={"rd_size_elasticity": 0.9})
+    assert dynamics.size_factor(revenue, less, 1000.0) == pytest.approx([10**0.1, 1.0, 10**-0.1])
+
+
+def test_a_larger_firm_spends_a_smaller_share_of_revenue_on_rd(params):
+    """Two firms alike but for size: with ε < 1 the larger one's R&D ÷ revenue is lower."""
+    p = params.model_copy(update={"rd_size_elasticity": 0.8, "rd_noise": 0.0, "bunching_probability": 0.0})
+    s = firms(
+        revenue=np.array([1000.0, 100000.0]),
+        revenue_prev=np.array([1000.0, 100000.0]),
+        rd_prev=np.array([30.0, 3000.0]),
+        rd_propensity=np.full(2, 0.03),
+        net_margin=np.full(2, 0.2),
+    )
+    dynamics.spend_on_rd(s, p, Streams(1).year(2030), np.ones(2), np.array([]), ref_revenue=1000.0)
+    intensity = s["rd"] / s["revenue"]
+    assert intensity[0] == pytest.approx(0.03)  # at the reference size the target is the propensity
+    assert intensity[1] == pytest.approx(0.03 + p.rd_adjustment * (0.03 * 100**-0.2 - 0.03))

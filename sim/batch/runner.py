@@ -270,7 +270,9 @@ def _run_dask(todo, out_dir: Path, scheduler: str | None, workers: int | None, b
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # The scheduler serves HTTP even without a dashboard, on 8787 unless told otherwise:
+            # a free port keeps a second cluster on the machine from printing a port warning.
+            dashboard_address=":0",
             silence_logs=logging.ERROR,  # a shutdown is reported once, by the command line
         )
         client = Client(cluster)

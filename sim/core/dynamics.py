@@ -63,6 +63,18 @@ def rd_price(s: FirmState, p: Dynamics, subsidy_rate: np.ndarray | float = 0.0) 
     return np.maximum(1.0 - saving - subsidy_rate, MIN_RD_PRICE) / baseline
 
 
+def size_factor(revenue: np.ndarray, p: Dynamics, ref_revenue: float) -> np.ndarray:
+    """How a firm's target R&D intensity scales with its size: (R / R_ref)^(ε − 1).
+
+    With an R&D–revenue elasticity ε below 1 a firm ten times the reference size spends a
+    smaller share of revenue on R&D; R_ref (the population's median revenue) keeps a firm's
+    propensity its intensity at the median size. ε = 1 gives 1 for every firm.
+    """
+    if p.rd_size_elasticity == 1.0:
+        return np.ones_like(revenue)
+    return np.maximum(revenue / ref_revenue, 1e-6) ** (p.rd_size_elasticity - 1.0)
+
+
 def spend_on_rd(
     s: FirmState,
     p: Dynamics,
@@ -71,10 +83,12 @@ def spend_on_rd(
     notches: np.ndarray,
     extra_liquidity: np.ndarray | float = 0.0,
     years_elapsed: int = 0,
+    ref_revenue: float = 1.0,
 ) -> None:
     """Choose this year's R&D: partial adjustment to a price-elastic target, bunching, liquidity.
 
-    target ρ* = propensity · (1 + g)^t · price^(−η), with g the secular trend of R&D intensity
+    target ρ* = propensity · s(R) · (1 + g)^t · price^(−η), with s the size factor of
+    :func:`size_factor` (R_ref = ``ref_revenue``), g the secular trend of R&D intensity
     and t the years since the population was drawn, up to the trend's last year (the caller
     stops t there: the trend is history, not a forecast); ρ = ρ_prev + λ(ρ* − ρ_prev), times a
     mean-one shock;
@@ -85,7 +99,8 @@ def spend_on_rd(
     rev = s["revenue"]
     prev = np.divide(s["rd_prev"], s["revenue_prev"], out=np.zeros_like(rev), where=s["revenue_prev"] > 0)
     trend = (1.0 + p.rd_intensity_trend) ** years_elapsed
-    target = s["rd_propensity"] * trend * price ** (-p.rd_price_elasticity)
+    size = size_factor(rev, p, ref_revenue)
+    target = s["rd_propensity"] * size * trend * price ** (-p.rd_price_elasticity)
     shock = np.exp(p.rd_noise * d.normal("rd_noise", s["firm_id"]) - 0.5 * p.rd_noise**2)
     intensity = np.maximum(prev + p.rd_adjustment * (target - prev), 0.0) * shock
     intensity = np.where(s["rd_propensity"] > 0.0, intensity, 0.0)

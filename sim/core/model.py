@@ -139,6 +139,7 @@ class LadderModel(mesa.Model):
             rules.notches("rd_intensity"),
             offer.liquidity,
             min(self.year, trend_end) - self.origin_year,
+            self.ref_revenue,
         )
         dynamics.produce_ip(s, p, d, offer.patent_productivity)
         dynamics.adjust_staff(s, p)

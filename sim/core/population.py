@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, logit, ndtr, ndtri
 
+from sim.core.dynamics import size_factor
 from sim.core.firms import MAX_DEBT_RATIO, blank
 from sim.core.scenario import Dynamics, Population, SizeTilted
 from sim.core.streams import CohortDraws
@@ -97,9 +98,14 @@ def synthesise(
     propensity = np.where(performer, np.minimum(intensity, 1.0), 0.0)
     f["rd_propensity"] = propensity
     noise = np.exp(dyn.rd_noise * draws("rd_noise").standard_normal((n, 3)).T - 0.5 * dyn.rd_noise**2)
-    f["rd"] = propensity * revenue * noise[0]
-    f["rd_prev"] = np.zeros(n) if newborn else propensity * f["revenue_prev"] * noise[1]
-    f["rd_prev2"] = np.zeros(n) if newborn else propensity * f["revenue_prev2"] * noise[2]
+
+    # Intensity as the R&D submodel sets it: propensity times the size factor (docs/ODD.md §7.5).
+    def rd_of(rev: np.ndarray, shock: np.ndarray) -> np.ndarray:
+        return propensity * size_factor(rev, dyn, pop.revenue_median) * rev * shock
+
+    f["rd"] = rd_of(revenue, noise[0])
+    f["rd_prev"] = np.zeros(n) if newborn else rd_of(f["revenue_prev"], noise[1])
+    f["rd_prev2"] = np.zeros(n) if newborn else rd_of(f["revenue_prev2"], noise[2])
     # Perpetual-inventory start: the stock a constant R&D flow settles at (Hall & Mairesse).
     f["rd_stock"] = f["rd"] if newborn else f["rd"] / dyn.rd_depreciation
     f["rd_staff_share"] = np.clip(dyn.rd_staff_per_intensity * f["rd"] / revenue, 0.0, 1.0)

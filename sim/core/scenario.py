@@ -135,6 +135,14 @@ class Dynamics(Section):
         2.0,
         "R&D user-cost elasticity 0.1–1 short to long run (Bloom, Griffith & Van Reenen 2002)",
     )
+    rd_size_elasticity: float = uncertain(
+        0.7,
+        1.0,
+        "elasticity of R&D to revenue among R&D performers: the size–R&D relationship is in general "
+        "less than proportional (Lee & Sung 2005, Research Policy 34:914); 1 keeps R&D intensity "
+        "independent of size (Cohen & Klepper 1996, Econ. J. 106:925)",
+        default=1.0,
+    )
     rd_noise: float = Field(ge=0.0, le=2.0)
     rd_liquidity_share: Share
     tax_rate: Share
