@@ -367,6 +367,76 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- ladder cultivate
+
+
+def _cultivate(args: argparse.Namespace) -> int:
+    """Cultivation lists: every firm's gaps to every tier it does not hold, closest firms first."""
+    from sim.analysis.cultivation import cultivation_lists
+    from sim.core.model import LadderModel
+    from sim.core.vocab import TIER_IDS
+    from sim.io.files import load_scenario, rule_sets_of
+    from sim.io.folder import ResultsFolder
+    from sim.io.results import command_line, write_csv, write_xlsx
+
+    started = time.perf_counter()
+    overrides = list(args.set or [])
+    if args.years is not None:
+        overrides.append(f"run.years={args.years}")
+    scenario = load_scenario(args.scenario, overrides)
+    stem = Path(args.scenario).stem
+    out = Path(args.out) if args.out else Path("results") / f"cultivate-{stem}-{args.at}-{args.seed}"
+    with ResultsFolder(out) as folder:
+        try:
+            model = LadderModel(scenario, rule_sets_of(scenario), rng=args.seed, agents=False)
+            if args.at == "end":
+                model.run_model()
+        except InputError as exc:
+            raise InputError(f"{args.scenario}: {exc}") from None
+        state = model.firms
+        holds = {t: state[f"held_{t}"] for t in TIER_IDS}
+        ranking, gaps = cultivation_lists(model.rules, model.features(), holds, state["firm_id"])
+        top_ranking = ranking[ranking["rank"] <= args.top]
+        top_gaps = gaps[gaps["rank"] <= args.top]
+        folder.begin()
+        write_csv(ranking, out / "ranking.csv")
+        write_csv(gaps, out / "gaps.csv")
+        write_xlsx({"ranking": top_ranking, "gaps": top_gaps}, out / "cultivation.xlsx")
+        folder.commit(
+            {
+                "kind": "cultivate",
+                "scenario": args.scenario,
+                "seed": args.seed,
+                "at": args.at,
+                "year": model.year,
+                "rules": model.rules.meta.id,
+                "firms": int(state.n),
+                "excel_top": args.top,
+                "command": command_line(),
+                "wall_seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+    print(
+        f"{scenario.meta.name}: {state.n} live firms at the end of {model.year}, rules {model.rules.meta.id}"
+    )
+    print("closest firms per tier not held (criteria missed; the gaps on the cheapest route):")
+    for tier in model.rules.order:
+        mine = ranking[ranking["tier"] == tier]
+        if mine.empty:
+            continue
+        counts = mine["missed"].value_counts()
+        print(
+            f"  {tier:<17} {len(mine):>6} firms without it: {counts.get(0, 0)} meet every criterion, "
+            f"{counts.get(1, 0)} miss one, {counts.get(2, 0)} miss two"
+        )
+        for row in mine.head(args.show).itertuples():
+            print(f"    #{row.rank} firm {row.firm_id} (misses {row.missed}): {row.gaps}")
+    print(
+        f"results: {out}/ (ranking.csv, gaps.csv, cultivation.xlsx (first {args.top} per tier), manifest.json)"
+    )
+    return 0
+
+
 def _batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, help="replications per scenario")
     parser.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
@@ -449,6 +519,26 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_options(sens)
     sens.set_defaults(func=_sensitivity)
 
+    cult = sub.add_parser(
+        "cultivate", help="cultivation lists: each firm's gaps to every tier it does not hold, closest first"
+    )
+    cult.add_argument("scenario", help="scenario TOML file (its own firms with population.from_file)")
+    cult.add_argument(
+        "--at",
+        choices=["start", "end"],
+        default="start",
+        help="the state judged: before the first simulated year (default) or at the end of the run",
+    )
+    cult.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    cult.add_argument("--years", type=int, help="override run.years (with --at end)")
+    cult.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario value")
+    cult.add_argument(
+        "--top", type=int, default=200, help="firms per tier in the Excel workbook (default 200)"
+    )
+    cult.add_argument("--show", type=int, default=3, help="firms per tier printed (default 3)")
+    cult.add_argument("--out", help="output folder (default results/cultivate-<scenario>-<at>-<seed>/)")
+    cult.set_defaults(func=_cultivate)
+
     plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
     plot.add_argument("folder")
     plot.set_defaults(func=_plot)
@@ -457,7 +547,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Counts must be positive and seeds non-negative: 0 is not a silent "default"."""
-    for name, low in (("reps", 1), ("workers", 1), ("seed", 0), ("years", 1), ("samples", 1)):
+    for name, low in (
+        ("reps", 1),
+        ("workers", 1),
+        ("seed", 0),
+        ("years", 1),
+        ("samples", 1),
+        ("top", 1),
+        ("show", 0),
+    ):
         value = getattr(args, name, None)
         if value is not None and value < low:
             raise InputError(f"--{name} {value}: must be at least {low}")
