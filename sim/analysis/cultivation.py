@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from sim.core.features import DESCRIPTIONS, PER, VOCABULARIES, Features
+from sim.core.firm_records import FirmRecords, from_file
 from sim.core.gaps import gaps
-from sim.core.rules import Check, RuleSet, judge
+from sim.core.rules import Check, RuleSet, TierRule, judge
 
 WHOLE = ("count", "years", "persons")
 ELIGIBLE = "meets every criterion now (not certified: it did not apply, or a quota was full)"
@@ -53,9 +54,18 @@ RANKING_COLUMNS = [
 
 
 def cultivation_lists(
-    rules: RuleSet, feats: Features, holds: dict[str, np.ndarray], firm_ids: np.ndarray
+    rules: RuleSet,
+    feats: Features,
+    holds: dict[str, np.ndarray],
+    firm_ids: np.ndarray,
+    records: FirmRecords | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(ranking, gaps)`` for every firm in ``feats`` and every tier of ``rules`` it does not hold."""
+    """``(ranking, gaps)`` for every firm in ``feats`` and every tier of ``rules`` it does not hold.
+
+    With ``records`` (our own firms, judged as read: firm id k is row k of the file), each gap
+    says whether its value comes from the file or was imputed (``value_from``): a gap on an
+    imputed value is the model's guess, not the firm's figure.
+    """
     rankings, gap_parts = [], []
     for tier in rules.order:
         rule = rules.tiers[tier]
@@ -87,6 +97,13 @@ def cultivation_lists(
             for path, check in found.checks.items()
             if (on := found.route[path]).any()
         ]
+        if records is not None:
+            for frame, check in zip(
+                tier_gaps, [c for p, c in found.checks.items() if found.route[p].any()], strict=True
+            ):
+                known = from_file(records, _attributes(rule, check))
+                frame["value_from"] = np.where(known[frame["firm_id"].to_numpy() - 1], "file", "imputed")
+                frame.loc[frame["value_from"] == "imputed", "text"] += " [imputed]"
         tier_gaps = (
             pd.concat(tier_gaps, ignore_index=True) if tier_gaps else pd.DataFrame(columns=GAP_COLUMNS)
         )
@@ -95,8 +112,20 @@ def cultivation_lists(
         rankings.append(part.sort_values("rank", kind="stable"))
         gap_parts.append(tier_gaps.sort_values(["rank", "criterion"], kind="stable"))
     ranking = pd.concat(rankings, ignore_index=True) if rankings else pd.DataFrame(columns=RANKING_COLUMNS)
-    all_gaps = pd.concat(gap_parts, ignore_index=True) if gap_parts else pd.DataFrame(columns=GAP_COLUMNS)
-    return ranking[RANKING_COLUMNS], all_gaps[GAP_COLUMNS]
+    columns = [*GAP_COLUMNS, "value_from"] if records is not None else GAP_COLUMNS
+    all_gaps = pd.concat(gap_parts, ignore_index=True) if gap_parts else pd.DataFrame(columns=columns)
+    return ranking[RANKING_COLUMNS], all_gaps.reindex(columns=columns)
+
+
+def _attributes(rule: TierRule, check: Check) -> set[str]:
+    """The firm attributes a check's value depends on (a score: every item's attribute)."""
+    if check.kind == "attr":
+        return {check.attr or ""}
+    if check.kind in ("score", "category") and rule.score is not None:
+        category = check.label.rsplit(".", 1)[-1] if check.kind == "category" else None
+        items = [i for i in rule.score.items if category is None or i.category == category]
+        return {sub.attr for i in items for sub in (i.best_of or [i]) if sub.attr}
+    return set()  # tiers held: given by the file
 
 
 def _gap_rows(

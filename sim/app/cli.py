@@ -22,6 +22,7 @@ EXIT_BAD_INPUT = 2
 def _run(args: argparse.Namespace) -> int:
     from sim.core.model import LadderModel, check_quota_units
     from sim.io.files import load_scenario, rule_sets_of
+    from sim.io.firm_file import firms_of
     from sim.io.folder import ResultsFolder
     from sim.io.machine import check_memory
     from sim.io.results import atomic_write, command_line, manifest, write_tables
@@ -35,13 +36,14 @@ def _run(args: argparse.Namespace) -> int:
     try:  # every input checked before the output folder is touched
         rule_sets = rule_sets_of(scenario)
         check_quota_units(rule_sets.values(), dict(scenario.certification.quota_units))
+        firms = firms_of(scenario, rule_sets[scenario.run.rules])
     except InputError as exc:
         raise InputError(f"{args.scenario}: {exc}") from None
     out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
     started = time.perf_counter()
     with ResultsFolder(out) as folder:
         try:
-            model = LadderModel(scenario, rule_sets, rng=args.seed)
+            model = LadderModel(scenario, rule_sets, rng=args.seed, firms=firms)
             model.run_model()
             folder.begin()
             tables = write_tables(model, out, ledger_firms=args.ledger == "firms")
@@ -60,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
             title = f"{name}: spend by lever and paying level"
             atomic_write(paths["budget.png"], lambda tmp: plot_budget(ledger, years, tmp, title))
         info = manifest(model, args.scenario, args.seed, command_line(), time.perf_counter() - started)
+        info |= _firm_file_info(firms)
         paths["manifest.json"] = folder.commit(info)
     for tier, want in scenario.certification.initial.items():
         got = model.placed.get(tier, 0)
@@ -73,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         f"{scenario.meta.name}: {scenario.run.years} years to {model.year}, seed {args.seed}, "
         f"{model.firms.n} live firms at the end"
     )
+    _print_imputed(firms)
     last = model.datacollector.get_model_vars_dataframe().iloc[-1]
     for tier in model.rules.order:
         print(f"  {tier:<18} {int(last[f'stock.{tier}']):>7}")
@@ -370,12 +374,38 @@ def _validate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- ladder cultivate
 
 
+def _firm_file_info(firms) -> dict:
+    """A manifest's record of the firm file: path, checksum, firms, and what was imputed."""
+    if firms is None:
+        return {}
+    return {
+        "firm_file": {
+            "path": firms.source,
+            "sha256": firms.sha256,
+            "firms": len(firms),
+            "imputed": firms.imputed,
+        }
+    }
+
+
+def _print_imputed(firms) -> None:
+    """Say which attributes were drawn from the scenario's distributions, for how many firms."""
+    if firms is None:
+        return
+    parts = [f"{name} {n}" for name, n in firms.imputed.items()]
+    print(
+        f"firm file {firms.source}: {len(firms)} firms; imputed from the scenario's distributions "
+        f"(attribute, firms): {', '.join(parts) or 'nothing'}"
+    )
+
+
 def _cultivate(args: argparse.Namespace) -> int:
     """Cultivation lists: every firm's gaps to every tier it does not hold, closest firms first."""
     from sim.analysis.cultivation import cultivation_lists
     from sim.core.model import LadderModel
     from sim.core.vocab import TIER_IDS
     from sim.io.files import load_scenario, rule_sets_of
+    from sim.io.firm_file import firms_of
     from sim.io.folder import ResultsFolder
     from sim.io.results import command_line, write_csv, write_xlsx
 
@@ -386,16 +416,30 @@ def _cultivate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides)
     stem = Path(args.scenario).stem
     out = Path(args.out) if args.out else Path("results") / f"cultivate-{stem}-{args.at}-{args.seed}"
+    try:  # the firm file is checked before the output folder is touched
+        rule_sets = rule_sets_of(scenario)
+        firms = firms_of(scenario, rule_sets[scenario.run.rules])
+    except InputError as exc:
+        raise InputError(f"{args.scenario}: {exc}") from None
     with ResultsFolder(out) as folder:
         try:
-            model = LadderModel(scenario, rule_sets_of(scenario), rng=args.seed, agents=False)
+            model = LadderModel(scenario, rule_sets, rng=args.seed, agents=False, firms=firms)
             if args.at == "end":
                 model.run_model()
         except InputError as exc:
             raise InputError(f"{args.scenario}: {exc}") from None
         state = model.firms
         holds = {t: state[f"held_{t}"] for t in TIER_IDS}
-        ranking, gaps = cultivation_lists(model.rules, model.features(), holds, state["firm_id"])
+        judged_as_read = firms is not None and args.at == "start"
+        ranking, gaps = cultivation_lists(
+            model.rules, model.features(), holds, state["firm_id"], firms if judged_as_read else None
+        )
+        if firms is not None:  # our own firms: firm k of the file is firm id k
+            names = dict(enumerate(firms.names, start=1))
+            for table in (ranking, gaps):
+                table.insert(
+                    table.columns.get_loc("firm_id") + 1, "firm", table["firm_id"].map(names).fillna("")
+                )
         top_ranking = ranking[ranking["rank"] <= args.top]
         top_gaps = gaps[gaps["rank"] <= args.top]
         folder.begin()
@@ -412,6 +456,7 @@ def _cultivate(args: argparse.Namespace) -> int:
                 "rules": model.rules.meta.id,
                 "firms": int(state.n),
                 "excel_top": args.top,
+                **_firm_file_info(firms),
                 "command": command_line(),
                 "wall_seconds": round(time.perf_counter() - started, 3),
             }
@@ -419,6 +464,7 @@ def _cultivate(args: argparse.Namespace) -> int:
     print(
         f"{scenario.meta.name}: {state.n} live firms at the end of {model.year}, rules {model.rules.meta.id}"
     )
+    _print_imputed(firms)
     print("closest firms per tier not held (criteria missed; the gaps on the cheapest route):")
     for tier in model.rules.order:
         mine = ranking[ranking["tier"] == tier]
@@ -427,10 +473,11 @@ def _cultivate(args: argparse.Namespace) -> int:
         counts = mine["missed"].value_counts()
         print(
             f"  {tier:<17} {len(mine):>6} firms without it: {counts.get(0, 0)} meet every criterion, "
-            f"{counts.get(1, 0)} miss one, {counts.get(2, 0)} miss two"
+            f"{counts.get(1, 0)} miss one, {counts.get(2, 0)} miss two; the closest that miss some:"
         )
-        for row in mine.head(args.show).itertuples():
-            print(f"    #{row.rank} firm {row.firm_id} (misses {row.missed}): {row.gaps}")
+        for row in mine[mine["missed"] > 0].head(args.show).itertuples():
+            name = f" {row.firm}" if firms is not None else ""
+            print(f"    #{row.rank} firm {row.firm_id}{name} (misses {row.missed}): {row.gaps}")
     print(
         f"results: {out}/ (ranking.csv, gaps.csv, cultivation.xlsx (first {args.top} per tier), manifest.json)"
     )

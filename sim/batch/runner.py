@@ -31,6 +31,7 @@ from sim.core.errors import InputError
 from sim.core.model import LadderModel, check_quota_units
 from sim.core.scenario import Scenario
 from sim.io.files import load_rules, load_scenario, rule_sets_of, run_identity
+from sim.io.firm_file import firms_of
 from sim.io.machine import check_memory
 from sim.io.run_store import RUNS_DIR, RunResult, finished_keys, panel_rows, run_tables, store
 
@@ -96,7 +97,9 @@ def simulate(spec: RunSpec, key: str) -> RunResult:
     """Run one spec over its horizon (no Mesa agents: batches read the columns); its tables."""
     started = time.perf_counter()
     scenario = _load(spec.scenario, spec.overrides, spec.package)
-    model = LadderModel(scenario, rule_sets_of(scenario), rng=spec.seed, agents=False)
+    rule_sets = rule_sets_of(scenario)
+    firms = firms_of(scenario, rule_sets[scenario.run.rules])
+    model = LadderModel(scenario, rule_sets, rng=spec.seed, agents=False, firms=firms)
     if spec.panel:
         years = []
         while model.running:  # Mesa's run_model, observing the firms after each year
