@@ -16,7 +16,7 @@ import pandas as pd
 
 from sim.core.features import DESCRIPTIONS, PER, VOCABULARIES, Features
 from sim.core.firm_records import FirmRecords, from_file
-from sim.core.gaps import gaps
+from sim.core.gaps import Gaps, gaps
 from sim.core.rules import Check, RuleSet, TierRule, judge
 
 WHOLE = ("count", "years", "persons")
@@ -92,21 +92,7 @@ def cultivation_lists(
                 "rd_wan": np.round(sub["rd"], 1),
             }
         )
-        tier_gaps = [
-            _gap_rows(tier, check, ids[on], rank[on], sub, np.flatnonzero(on))
-            for path, check in found.checks.items()
-            if (on := found.route[path]).any()
-        ]
-        if records is not None:
-            for frame, check in zip(
-                tier_gaps, [c for p, c in found.checks.items() if found.route[p].any()], strict=True
-            ):
-                known = from_file(records, _attributes(rule, check))
-                frame["value_from"] = np.where(known[frame["firm_id"].to_numpy() - 1], "file", "imputed")
-                frame.loc[frame["value_from"] == "imputed", "text"] += " [imputed]"
-        tier_gaps = (
-            pd.concat(tier_gaps, ignore_index=True) if tier_gaps else pd.DataFrame(columns=GAP_COLUMNS)
-        )
+        tier_gaps = gap_table(tier, rule, found, ids, rank, sub, records)
         joined = tier_gaps.sort_values(["firm_id", "criterion"]).groupby("firm_id")["text"].agg("; ".join)
         part["gaps"] = [joined.get(firm, ELIGIBLE) for firm in ids]
         rankings.append(part.sort_values("rank", kind="stable"))
@@ -115,6 +101,30 @@ def cultivation_lists(
     columns = [*GAP_COLUMNS, "value_from"] if records is not None else GAP_COLUMNS
     all_gaps = pd.concat(gap_parts, ignore_index=True) if gap_parts else pd.DataFrame(columns=columns)
     return ranking[RANKING_COLUMNS], all_gaps.reindex(columns=columns)
+
+
+def gap_table(
+    tier: str,
+    rule: TierRule,
+    found: Gaps,
+    ids: np.ndarray,
+    rank: np.ndarray,
+    feats: Features,
+    records: FirmRecords | None = None,
+) -> pd.DataFrame:
+    """The gaps of one tier's judgement: one row per firm and check failed on its cheapest route."""
+    parts = []
+    for path, check in found.checks.items():
+        on = found.route[path]
+        if not on.any():
+            continue
+        frame = _gap_rows(tier, check, ids[on], rank[on], feats, np.flatnonzero(on))
+        if records is not None:
+            known = from_file(records, _attributes(rule, check))
+            frame["value_from"] = np.where(known[frame["firm_id"].to_numpy() - 1], "file", "imputed")
+            frame.loc[frame["value_from"] == "imputed", "text"] += " [imputed]"
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=GAP_COLUMNS)
 
 
 def _attributes(rule: TierRule, check: Check) -> set[str]:

@@ -484,6 +484,109 @@ def _cultivate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- ladder rules-impact
+
+
+def _rules_impact(args: argparse.Namespace) -> int:
+    """The same firms and seeds under two rule sets: who loses or gains a tier, and why."""
+    import pandas as pd
+
+    from sim.analysis import compare as cmp
+    from sim.analysis import rules_impact as ri
+    from sim.analysis.runs import batch_index
+    from sim.batch.design import expand
+    from sim.batch.runner import replication_seed
+    from sim.core.model import LadderModel
+    from sim.core.vocab import TIER_IDS
+    from sim.io.files import load_rules, rule_sets_of
+    from sim.io.firm_file import firms_of
+    from sim.io.results import write_csv, write_parquet
+
+    started = time.perf_counter()
+    plan = ri.plan_impact(args.scenario, args.rules, args.base, args.from_year, args.years)
+    reps = 20 if args.reps is None else args.reps
+    scenario = plan.scenario
+    rule_sets = rule_sets_of(scenario)
+    try:
+        firms = firms_of(scenario, rule_sets[scenario.run.rules])
+    except InputError as exc:
+        raise InputError(f"{args.scenario}: {exc}") from None
+    base, revision = load_rules(plan.base), load_rules(plan.revision)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("results") / f"rules-impact-{Path(args.scenario).stem}-{plan.revision}"
+    )
+    specs = expand(plan.arms, reps, args.seed, years=args.years)
+    with _batch_folder(out) as folder:
+        index = batch_index(specs, _execute(specs, out, args))
+        summary = cmp.compare_summary(out, index, plan.compare_plan)
+        listed = []
+        for rep in range(reps):  # the state both arms share: the end of the year before the switch
+            model = LadderModel(
+                scenario, rule_sets, rng=replication_seed(args.seed, rep), agents=False, firms=firms
+            )
+            while model.year < plan.from_year - 1:
+                model.step()
+            state = model.firms
+            holds = {t: state[f"held_{t}"] for t in TIER_IDS}
+            expires = {t: state[f"expires_{t}"] for t in TIER_IDS}
+            found = ri.firm_changes(
+                base, revision, model.features(), holds, state["firm_id"], expires, plan.from_year
+            )
+            listed.append(found.assign(replication=rep))
+        changes = pd.concat(listed, ignore_index=True)[ri.FIRM_COLUMNS]
+        if firms is not None:
+            names = dict(enumerate(firms.names, start=1))
+            changes.insert(3, "firm", changes["firm_id"].map(names).fillna("(entrant)"))
+        overview = ri.change_summary(changes, reps, list(revision.order))
+        stocks = ri.stock_change(summary)
+        folder.begin()
+        write_parquet(index, out / "index.parquet")
+        write_parquet(summary, out / "summary.parquet", missing_ok=True)
+        write_csv(changes, out / "firms.csv")
+        write_csv(overview, out / "changes.csv")
+        write_csv(stocks, out / "stock_change.csv")
+        write_csv(cmp.tiers_by_year(summary, plan.compare_plan.rules), out / "tiers_by_year.csv")
+        info = {
+            "base_rules": plan.base,
+            "revision": plan.revision,
+            "from_year": plan.from_year,
+            "replications": reps,
+            "base_seed": args.seed,
+            **_firm_file_info(firms),
+        }
+        folder.commit(_batch_info("rules-impact", specs, info, started))
+    end = scenario.run.start_year + scenario.run.years - 1
+    print(
+        f"{scenario.meta.name}: {plan.revision} from {plan.from_year} against {plan.base}, "
+        f"{reps} paired replications (seed {args.seed})"
+    )
+    if not revision.meta.verified or not base.meta.verified:
+        print(
+            "  note: a rule set compared here is marked unverified (meta.verified = false): read its criteria notes"
+        )
+    print(
+        f"firms whose verdict changes, judged at the end of {plan.from_year - 1} (mean per replication [95 % CI]):"
+    )
+    for row in overview[(overview["mean"] > 0) & (overview["year"] == "all")].itertuples():
+        why = f"; criteria: {row.criteria}" if row.criteria else ""
+        print(f"  {row.tier:<17} {row.change:<18} {row.mean:7.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]{why}")
+    print(f"change in the stock of each tier, {plan.revision} minus {plan.base} (mean [95 % CI]):")
+    for tier in revision.ladder:
+        mine = stocks[stocks["tier"] == tier].set_index("year")
+        cells = [
+            f"{int(y)} {r['mean']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"
+            for y, r in mine.iterrows()
+            if y in (plan.from_year, min(plan.from_year + 2, end), end)
+        ]
+        print(f"  {tier:<17} " + "; ".join(dict.fromkeys(cells)))
+    print(
+        f"results: {out}/ (firms.csv, changes.csv, stock_change.csv, tiers_by_year.csv, summary.parquet, manifest.json, runs/)"
+    )
+    return 0
+
+
 def _batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, help="replications per scenario")
     parser.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
@@ -585,6 +688,23 @@ def build_parser() -> argparse.ArgumentParser:
     cult.add_argument("--show", type=int, default=3, help="firms per tier printed (default 3)")
     cult.add_argument("--out", help="output folder (default results/cultivate-<scenario>-<at>-<seed>/)")
     cult.set_defaults(func=_cultivate)
+
+    impact = sub.add_parser(
+        "rules-impact",
+        help="the same firms and seeds under two rule sets: who loses or gains a tier, and why",
+    )
+    impact.add_argument("scenario", help="scenario TOML file (its own firms with population.from_file)")
+    impact.add_argument(
+        "--rules", required=True, help="the revision, e.g. miit-2026 (a name or a .toml file)"
+    )
+    impact.add_argument("--base", help="the base rule set (default: the scenario's run.rules)")
+    impact.add_argument(
+        "--from-year", type=int, help="year the revision takes over (default: its in_force_from)"
+    )
+    impact.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    impact.add_argument("--years", type=int, help="override run.years")
+    _batch_options(impact)
+    impact.set_defaults(func=_rules_impact)
 
     plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
     plot.add_argument("folder")
