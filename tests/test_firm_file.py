@@ -182,3 +182,14 @@ def test_unknown_and_missing_columns_are_named(tmp_path, rules):
         load_firm_file(path, 2023, rules)
     assert "'revnue' unknown; allowed: firm, revenue" in str(info.value)
     assert "required column(s) revenue missing" in str(info.value)
+
+
+def test_excel_file_reads_as_the_csv(tmp_path, rules):
+    table = pd.read_csv(EXAMPLE, encoding="utf-8-sig")  # numbers as numbers, blanks as empty cells
+    book = tmp_path / "our-firms.xlsx"
+    table.to_excel(book, index=False)
+    from_csv, from_excel = load_firm_file(EXAMPLE, 2023, rules), load_firm_file(book, 2023, rules)
+    assert from_excel.names == from_csv.names
+    assert from_excel.values.keys() == from_csv.values.keys()
+    for name, values in from_csv.values.items():
+        assert np.array_equal(values, from_excel.values[name], equal_nan=True), name

@@ -195,11 +195,11 @@ def _described(check: Check) -> tuple[str, str]:
     return "score", "points"
 
 
-def _number(x: float, unit: str) -> str:
+def _number(x: float, unit: str, digits: int = 2) -> str:
     if unit == "share":
-        return f"{x:.2%}"
+        return f"{x:.{digits}%}"
     if unit == "万元":
-        return f"{x:,.0f}万" if abs(x) >= 100 else f"{x:,.1f}万"
+        return f"{x:,.0f}万" if abs(x) >= 100 else f"{x:,.1f}万" if abs(x) >= 1 else f"{x:,.2f}万"
     if unit == "points":
         return f"{x:.1f}"
     return f"{x:g}"
@@ -215,7 +215,10 @@ def _text(check: Check, description: str, unit: str, value: float, gap: float, g
     if unit == "level":
         levels = VOCABULARIES[check.attr or ""]
         return f"{description} {levels[int(value)]}, needs {op} {levels[int(check.threshold)]}"
-    text = f"{description} {_number(value, unit)}, needs {op} {_number(check.threshold, unit)}"
+    shown = _number(value, unit)
+    if unit == "share" and shown == _number(check.threshold, unit):  # a miss rounding would hide
+        shown = _number(value, unit, 4)
+    text = f"{description} {shown}, needs {op} {_number(check.threshold, unit)}"
     if unit == "share" and np.isfinite(gap_wan):
         text += f": {_signed(gap_wan, '万元')}"
     elif unit != "share":

@@ -5,7 +5,7 @@ of a file (one row per firm, observed at the end of the year before the first si
 This module says what a file may hold — each column's unit, range and the model attribute it
 sets — so the reader (:mod:`sim.io.firm_file`) can check every cell, and
 :func:`sim.core.population.synthesise` can draw what a row leaves blank from the scenario's
-distributions, conditional on what it gives (docs/ODD.md §5.3).
+distributions, conditional on what it gives (docs/ODD.md §5.1).
 """
 
 from __future__ import annotations
