@@ -57,7 +57,6 @@ def gaps(rule: TierRule, verdict: Judgement) -> Gaps:
     if trace is None:
         raise ValueError("gaps need a judgement made with detail=True")
     n = len(verdict.passed)
-    costs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     choice: dict[str, np.ndarray] = {}
 
     def own_checks(path: str) -> list[str]:
@@ -90,7 +89,6 @@ def gaps(rule: TierRule, verdict: Judgement) -> Gaps:
                 choice[path] = np.argsort(order, axis=0, kind="stable")  # rank of each child
                 count = np.take_along_axis(counts, take, axis=0).sum(axis=0)
                 rel = np.take_along_axis(rels, take, axis=0).sum(axis=0)
-        costs[path] = (count, rel)
         return count, rel
 
     route: dict[str, np.ndarray] = {}
