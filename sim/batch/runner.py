@@ -81,7 +81,11 @@ def keyed(specs: Iterable[RunSpec]) -> list[tuple[str, RunSpec]]:
         if ident not in hashes:
             scenario = _load(*ident)
             try:
-                check_quota_units(rule_sets_of(scenario).values(), dict(scenario.certification.quota_units))
+                rule_sets = rule_sets_of(scenario)
+                check_quota_units(rule_sets.values(), dict(scenario.certification.quota_units))
+                firms_of(
+                    scenario, rule_sets[scenario.run.rules]
+                )  # a bad firm file stops the batch before any run
             except InputError as exc:
                 raise InputError(f"{spec.package or spec.scenario}: {exc}") from None
             identity = json.dumps(run_identity(scenario), sort_keys=True)
