@@ -98,3 +98,6 @@ def test_cultivate_command_writes_bom_csv_and_identical_excel(tmp_path):
     for _, mine in ranking.groupby("tier"):
         assert mine["rank"].tolist() == list(range(1, len(mine) + 1))
         assert mine["missed"].is_monotonic_increasing
+    assert main([*args, "--at", "end", "--years", "2", "--out", str(tmp_path / "end"), "--top", "5"]) == 0
+    end = pd.read_csv(tmp_path / "end" / "ranking.csv", encoding="utf-8-sig")
+    assert end["firm_id"].max() > 2024 * 10**8  # the end state holds the entrants of the run

@@ -10,6 +10,7 @@ covers the validator.
 from __future__ import annotations
 
 import csv
+import json
 import string
 
 import numpy as np
@@ -75,6 +76,13 @@ def test_identical_bytes_and_an_edited_file_is_a_new_run(tmp_path):
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     for name in ("ranking.csv", "gaps.csv", "cultivation.xlsx"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["firm_file"]["firms"] == 40
+    assert (
+        manifest["firm_file"]["imputed"]["rd_prev2"] == 40
+        and manifest["firm_file"]["imputed"]["rd_prev"] == 10
+    )
+    assert "revenue" not in manifest["firm_file"]["imputed"]
     gaps = pd.read_csv(tmp_path / "a" / "gaps.csv", encoding="utf-8-sig")
     assert set(gaps["value_from"]) == {"file", "imputed"}
     assert gaps.loc[gaps["criterion"] == "high_tech_revenue", "value_from"].eq("imputed").all()
