@@ -22,6 +22,7 @@ EXIT_BAD_INPUT = 2
 def _run(args: argparse.Namespace) -> int:
     from sim.core.model import LadderModel, check_quota_units
     from sim.io.files import load_scenario, rule_sets_of
+    from sim.io.firm_file import firms_of
     from sim.io.folder import ResultsFolder
     from sim.io.machine import check_memory
     from sim.io.results import atomic_write, command_line, manifest, write_tables
@@ -35,13 +36,14 @@ def _run(args: argparse.Namespace) -> int:
     try:  # every input checked before the output folder is touched
         rule_sets = rule_sets_of(scenario)
         check_quota_units(rule_sets.values(), dict(scenario.certification.quota_units))
+        firms = firms_of(scenario, rule_sets[scenario.run.rules])
     except InputError as exc:
         raise InputError(f"{args.scenario}: {exc}") from None
     out = Path(args.out) if args.out else Path("results") / f"{Path(args.scenario).stem}-{args.seed}"
     started = time.perf_counter()
     with ResultsFolder(out) as folder:
         try:
-            model = LadderModel(scenario, rule_sets, rng=args.seed)
+            model = LadderModel(scenario, rule_sets, rng=args.seed, firms=firms)
             model.run_model()
             folder.begin()
             tables = write_tables(model, out, ledger_firms=args.ledger == "firms")
@@ -60,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
             title = f"{name}: spend by lever and paying level"
             atomic_write(paths["budget.png"], lambda tmp: plot_budget(ledger, years, tmp, title))
         info = manifest(model, args.scenario, args.seed, command_line(), time.perf_counter() - started)
+        info |= _firm_file_info(firms)
         paths["manifest.json"] = folder.commit(info)
     for tier, want in scenario.certification.initial.items():
         got = model.placed.get(tier, 0)
@@ -73,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         f"{scenario.meta.name}: {scenario.run.years} years to {model.year}, seed {args.seed}, "
         f"{model.firms.n} live firms at the end"
     )
+    _print_imputed(firms)
     last = model.datacollector.get_model_vars_dataframe().iloc[-1]
     for tier in model.rules.order:
         print(f"  {tier:<18} {int(last[f'stock.{tier}']):>7}")
@@ -367,6 +371,222 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- ladder cultivate
+
+
+def _firm_file_info(firms) -> dict:
+    """A manifest's record of the firm file: path, checksum, firms, and what was imputed."""
+    if firms is None:
+        return {}
+    return {
+        "firm_file": {
+            "path": firms.source,
+            "sha256": firms.sha256,
+            "firms": len(firms),
+            "imputed": firms.imputed,
+        }
+    }
+
+
+def _print_imputed(firms) -> None:
+    """Say which attributes were drawn from the scenario's distributions, for how many firms."""
+    if firms is None:
+        return
+    parts = [f"{name} {n}" for name, n in firms.imputed.items()]
+    print(
+        f"firm file {firms.source}: {len(firms)} firms; imputed from the scenario's distributions "
+        f"(attribute, firms): {', '.join(parts) or 'nothing'}"
+    )
+
+
+def _cultivate(args: argparse.Namespace) -> int:
+    """Cultivation lists: every firm's gaps to every tier it does not hold, closest firms first."""
+    from sim.analysis.cultivation import cultivation_lists
+    from sim.core.model import LadderModel
+    from sim.core.vocab import TIER_IDS
+    from sim.io.files import load_scenario, rule_sets_of
+    from sim.io.firm_file import firms_of
+    from sim.io.folder import ResultsFolder
+    from sim.io.results import command_line, write_csv, write_xlsx
+
+    started = time.perf_counter()
+    overrides = list(args.set or [])
+    if args.years is not None:
+        overrides.append(f"run.years={args.years}")
+    scenario = load_scenario(args.scenario, overrides)
+    stem = Path(args.scenario).stem
+    out = Path(args.out) if args.out else Path("results") / f"cultivate-{stem}-{args.at}-{args.seed}"
+    try:  # the firm file is checked before the output folder is touched
+        rule_sets = rule_sets_of(scenario)
+        firms = firms_of(scenario, rule_sets[scenario.run.rules])
+    except InputError as exc:
+        raise InputError(f"{args.scenario}: {exc}") from None
+    with ResultsFolder(out) as folder:
+        try:
+            model = LadderModel(scenario, rule_sets, rng=args.seed, agents=False, firms=firms)
+            if args.at == "end":
+                model.run_model()
+        except InputError as exc:
+            raise InputError(f"{args.scenario}: {exc}") from None
+        state = model.firms
+        holds = {t: state[f"held_{t}"] for t in TIER_IDS}
+        judged_as_read = firms is not None and args.at == "start"
+        ranking, gaps = cultivation_lists(
+            model.rules, model.features(), holds, state["firm_id"], firms if judged_as_read else None
+        )
+        if firms is not None:  # our own firms: firm k of the file is firm id k
+            names = dict(enumerate(firms.names, start=1))
+            for table in (ranking, gaps):
+                table.insert(
+                    table.columns.get_loc("firm_id") + 1, "firm", table["firm_id"].map(names).fillna("")
+                )
+        top_ranking = ranking[ranking["rank"] <= args.top]
+        top_gaps = gaps[gaps["rank"] <= args.top]
+        folder.begin()
+        write_csv(ranking, out / "ranking.csv")
+        write_csv(gaps, out / "gaps.csv")
+        write_xlsx({"ranking": top_ranking, "gaps": top_gaps}, out / "cultivation.xlsx")
+        folder.commit(
+            {
+                "kind": "cultivate",
+                "scenario": args.scenario,
+                "seed": args.seed,
+                "at": args.at,
+                "year": model.year,
+                "rules": model.rules.meta.id,
+                "firms": int(state.n),
+                "excel_top": args.top,
+                **_firm_file_info(firms),
+                "command": command_line(),
+                "wall_seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+    print(
+        f"{scenario.meta.name}: {state.n} live firms at the end of {model.year}, rules {model.rules.meta.id}"
+    )
+    _print_imputed(firms)
+    print("closest firms per tier not held (criteria missed; the gaps on the cheapest route):")
+    for tier in model.rules.order:
+        mine = ranking[ranking["tier"] == tier]
+        if mine.empty:
+            continue
+        counts = mine["missed"].value_counts()
+        print(
+            f"  {tier:<17} {len(mine):>6} firms without it: {counts.get(0, 0)} meet every criterion, "
+            f"{counts.get(1, 0)} miss one, {counts.get(2, 0)} miss two; the closest that miss some:"
+        )
+        for row in mine[mine["missed"] > 0].head(args.show).itertuples():
+            name = f" {row.firm}" if firms is not None else ""
+            print(f"    #{row.rank} firm {row.firm_id}{name} (misses {row.missed}): {row.gaps}")
+    print(
+        f"results: {out}/ (ranking.csv, gaps.csv, cultivation.xlsx (first {args.top} per tier), manifest.json)"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------- ladder rules-impact
+
+
+def _rules_impact(args: argparse.Namespace) -> int:
+    """The same firms and seeds under two rule sets: who loses or gains a tier, and why."""
+    import pandas as pd
+
+    from sim.analysis import compare as cmp
+    from sim.analysis import rules_impact as ri
+    from sim.analysis.runs import batch_index
+    from sim.batch.design import expand
+    from sim.batch.runner import replication_seed
+    from sim.core.model import LadderModel
+    from sim.core.vocab import TIER_IDS
+    from sim.io.files import load_rules, rule_sets_of
+    from sim.io.firm_file import firms_of
+    from sim.io.results import write_csv, write_parquet
+
+    started = time.perf_counter()
+    plan = ri.plan_impact(args.scenario, args.rules, args.base, args.from_year, args.years)
+    reps = 20 if args.reps is None else args.reps
+    scenario = plan.scenario
+    rule_sets = rule_sets_of(scenario)
+    try:
+        firms = firms_of(scenario, rule_sets[scenario.run.rules])
+    except InputError as exc:
+        raise InputError(f"{args.scenario}: {exc}") from None
+    base, revision = load_rules(plan.base), load_rules(plan.revision)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("results") / f"rules-impact-{Path(args.scenario).stem}-{plan.revision}"
+    )
+    specs = expand(plan.arms, reps, args.seed, years=args.years)
+    with _batch_folder(out) as folder:
+        index = batch_index(specs, _execute(specs, out, args))
+        summary = cmp.compare_summary(out, index, plan.compare_plan)
+        listed = []
+        for rep in range(reps):  # the state both arms share: the end of the year before the switch
+            model = LadderModel(
+                scenario, rule_sets, rng=replication_seed(args.seed, rep), agents=False, firms=firms
+            )
+            while model.year < plan.from_year - 1:
+                model.step()
+            state = model.firms
+            holds = {t: state[f"held_{t}"] for t in TIER_IDS}
+            expires = {t: state[f"expires_{t}"] for t in TIER_IDS}
+            found = ri.firm_changes(
+                base, revision, model.features(), holds, state["firm_id"], expires, plan.from_year
+            )
+            listed.append(found.assign(replication=rep))
+        changes = pd.concat(listed, ignore_index=True)[ri.FIRM_COLUMNS]
+        if firms is not None:
+            names = dict(enumerate(firms.names, start=1))
+            changes.insert(3, "firm", changes["firm_id"].map(names).fillna("(entrant)"))
+        overview = ri.change_summary(changes, reps, list(revision.order))
+        stocks = ri.stock_change(summary)
+        folder.begin()
+        write_parquet(index, out / "index.parquet")
+        write_parquet(summary, out / "summary.parquet", missing_ok=True)
+        write_csv(changes, out / "firms.csv")
+        write_csv(overview, out / "changes.csv")
+        write_csv(stocks, out / "stock_change.csv")
+        write_csv(cmp.tiers_by_year(summary, plan.compare_plan.rules), out / "tiers_by_year.csv")
+        info = {
+            "base_rules": plan.base,
+            "revision": plan.revision,
+            "from_year": plan.from_year,
+            "replications": reps,
+            "base_seed": args.seed,
+            **_firm_file_info(firms),
+        }
+        folder.commit(_batch_info("rules-impact", specs, info, started))
+    end = scenario.run.start_year + scenario.run.years - 1
+    print(
+        f"{scenario.meta.name}: {plan.revision} from {plan.from_year} against {plan.base}, "
+        f"{reps} paired replications (seed {args.seed})"
+    )
+    if not revision.meta.verified or not base.meta.verified:
+        print(
+            "  note: a rule set compared here is marked unverified (meta.verified = false): read its criteria notes"
+        )
+    print(
+        f"firms whose verdict changes, judged at the end of {plan.from_year - 1} (mean per replication [95 % CI]):"
+    )
+    for row in overview[(overview["mean"] > 0) & (overview["year"] == "all")].itertuples():
+        why = f"; criteria: {row.criteria}" if row.criteria else ""
+        print(f"  {row.tier:<17} {row.change:<18} {row.mean:7.1f} [{row.ci_low:.1f}, {row.ci_high:.1f}]{why}")
+    print(f"change in the stock of each tier, {plan.revision} minus {plan.base} (mean [95 % CI]):")
+    for tier in revision.ladder:
+        mine = stocks[stocks["tier"] == tier].set_index("year")
+        cells = [
+            f"{int(y)} {r['mean']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"
+            for y, r in mine.iterrows()
+            if y in (plan.from_year, min(plan.from_year + 2, end), end)
+        ]
+        print(f"  {tier:<17} " + "; ".join(dict.fromkeys(cells)))
+    print(
+        f"results: {out}/ (firms.csv, changes.csv, stock_change.csv, tiers_by_year.csv, summary.parquet, manifest.json, runs/)"
+    )
+    return 0
+
+
 def _batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, help="replications per scenario")
     parser.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
@@ -449,6 +669,43 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_options(sens)
     sens.set_defaults(func=_sensitivity)
 
+    cult = sub.add_parser(
+        "cultivate", help="cultivation lists: each firm's gaps to every tier it does not hold, closest first"
+    )
+    cult.add_argument("scenario", help="scenario TOML file (its own firms with population.from_file)")
+    cult.add_argument(
+        "--at",
+        choices=["start", "end"],
+        default="start",
+        help="the state judged: before the first simulated year (default) or at the end of the run",
+    )
+    cult.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    cult.add_argument("--years", type=int, help="override run.years (with --at end)")
+    cult.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario value")
+    cult.add_argument(
+        "--top", type=int, default=200, help="firms per tier in the Excel workbook (default 200)"
+    )
+    cult.add_argument("--show", type=int, default=3, help="firms per tier printed (default 3)")
+    cult.add_argument("--out", help="output folder (default results/cultivate-<scenario>-<at>-<seed>/)")
+    cult.set_defaults(func=_cultivate)
+
+    impact = sub.add_parser(
+        "rules-impact",
+        help="the same firms and seeds under two rule sets: who loses or gains a tier, and why",
+    )
+    impact.add_argument("scenario", help="scenario TOML file (its own firms with population.from_file)")
+    impact.add_argument(
+        "--rules", required=True, help="the revision, e.g. miit-2026 (a name or a .toml file)"
+    )
+    impact.add_argument("--base", help="the base rule set (default: the scenario's run.rules)")
+    impact.add_argument(
+        "--from-year", type=int, help="year the revision takes over (default: its in_force_from)"
+    )
+    impact.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    impact.add_argument("--years", type=int, help="override run.years")
+    _batch_options(impact)
+    impact.set_defaults(func=_rules_impact)
+
     plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
     plot.add_argument("folder")
     plot.set_defaults(func=_plot)
@@ -457,7 +714,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Counts must be positive and seeds non-negative: 0 is not a silent "default"."""
-    for name, low in (("reps", 1), ("workers", 1), ("seed", 0), ("years", 1), ("samples", 1)):
+    for name, low in (
+        ("reps", 1),
+        ("workers", 1),
+        ("seed", 0),
+        ("years", 1),
+        ("samples", 1),
+        ("top", 1),
+        ("show", 0),
+    ):
         value = getattr(args, name, None)
         if value is not None and value < low:
             raise InputError(f"--{name} {value}: must be at least {low}")

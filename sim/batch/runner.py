@@ -31,6 +31,7 @@ from sim.core.errors import InputError
 from sim.core.model import LadderModel, check_quota_units
 from sim.core.scenario import Scenario
 from sim.io.files import load_rules, load_scenario, rule_sets_of, run_identity
+from sim.io.firm_file import firms_of
 from sim.io.machine import check_memory
 from sim.io.run_store import RUNS_DIR, RunResult, finished_keys, panel_rows, run_tables, store
 
@@ -80,7 +81,11 @@ def keyed(specs: Iterable[RunSpec]) -> list[tuple[str, RunSpec]]:
         if ident not in hashes:
             scenario = _load(*ident)
             try:
-                check_quota_units(rule_sets_of(scenario).values(), dict(scenario.certification.quota_units))
+                rule_sets = rule_sets_of(scenario)
+                check_quota_units(rule_sets.values(), dict(scenario.certification.quota_units))
+                firms_of(
+                    scenario, rule_sets[scenario.run.rules]
+                )  # a bad firm file stops the batch before any run
             except InputError as exc:
                 raise InputError(f"{spec.package or spec.scenario}: {exc}") from None
             identity = json.dumps(run_identity(scenario), sort_keys=True)
@@ -96,7 +101,9 @@ def simulate(spec: RunSpec, key: str) -> RunResult:
     """Run one spec over its horizon (no Mesa agents: batches read the columns); its tables."""
     started = time.perf_counter()
     scenario = _load(spec.scenario, spec.overrides, spec.package)
-    model = LadderModel(scenario, rule_sets_of(scenario), rng=spec.seed, agents=False)
+    rule_sets = rule_sets_of(scenario)
+    firms = firms_of(scenario, rule_sets[scenario.run.rules])
+    model = LadderModel(scenario, rule_sets, rng=spec.seed, agents=False, firms=firms)
     if spec.panel:
         years = []
         while model.running:  # Mesa's run_model, observing the firms after each year

@@ -214,3 +214,24 @@ def seed_initial_tiers(
         state[f"expires_{tier}"][chosen] = started + rule.validity_years
         placed[tier] = len(chosen)
     return placed
+
+
+def place_held(state: FirmState, rules: RuleSet, since: dict[str, np.ndarray]) -> dict[str, int]:
+    """Certificates a firm file says its firms hold, each started in its given year (NaN: not held).
+
+    A certificate is re-reviewed ``validity_years`` after it started, as one certified by the
+    cycle; the start year also counts as the first certification (the file gives no earlier one).
+    Returns how many were placed per tier.
+    """
+    placed: dict[str, int] = {}
+    for tier, years in since.items():
+        rows = np.flatnonzero(~np.isnan(years))
+        if not len(rows):
+            continue
+        started = years[rows].astype(np.int32)
+        state[f"held_{tier}"][rows] = True
+        state[f"since_{tier}"][rows] = started
+        state[f"first_{tier}"][rows] = started
+        state[f"expires_{tier}"][rows] = started + rules.tiers[tier].validity_years
+        placed[tier] = len(rows)
+    return placed

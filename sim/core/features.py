@@ -184,3 +184,57 @@ RAW: frozenset[str] = frozenset(
 )
 
 ATTRIBUTES: frozenset[str] = RAW | frozenset(DERIVED)
+
+# What each attribute is and its unit, for the cultivation lists (a gap is stated in the
+# attribute's unit). Units: 万元, share (of 1, shown as %), count, years, persons, level (of
+# VOCABULARIES), yes/no. ``per`` gives, for a share of revenue, the 万元 it is a share of, so a
+# gap in a share is also stated in 万元 ("R&D 2.7 % of revenue, needs 3.0 %: +36万").
+DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "revenue": ("revenue", "万元"),
+    "revenue_prev": ("revenue a year back", "万元"),
+    "main_share": ("main-business share of revenue", "share"),
+    "main_revenue": ("main-business revenue", "万元"),
+    "main_revenue_3y_mean": ("3-year mean main-business revenue", "万元"),
+    "growth": ("revenue growth", "share"),
+    "growth_2y_mean": ("2-year mean revenue growth", "share"),
+    "rd": ("R&D", "万元"),
+    "rd_prev": ("R&D a year back", "万元"),
+    "rd_intensity": ("R&D share of revenue", "share"),
+    "rd_intensity_prev": ("R&D share of revenue a year back", "share"),
+    "rd_intensity_3y": ("3-year R&D share of revenue", "share"),
+    "rd_2y_mean": ("2-year mean R&D", "万元"),
+    "rd_2y_total": ("2-year R&D", "万元"),
+    "rd_staff_share": ("R&D staff share", "share"),
+    "employees": ("employees", "persons"),
+    "class1_ip": ("Class I IP (invention patents)", "count"),
+    "class2_ip": ("Class II IP", "count"),
+    "ip_level": ("IP class", "level"),
+    "niche_years": ("years in the niche market", "years"),
+    "national_share": ("national niche market share", "share"),
+    "global_share": ("global niche market share", "share"),
+    "debt_ratio": ("debt ratio", "share"),
+    "net_margin": ("net margin", "share"),
+    "margin_vs_industry": ("net margin above the industry's", "share"),
+    "equity_2y": ("equity raised in 2 years", "万元"),
+    "equity_3y": ("equity raised in 3 years", "万元"),
+    "rd_institution": ("R&D institution", "level"),
+    "digital_level": ("digitalisation level", "level"),
+    "chain_position": ("chain position", "level"),
+    "quality_items": ("quality items", "count"),
+    "distinctiveness": ("distinctiveness points share", "share"),
+    "high_tech_revenue_share": ("high-tech revenue share", "share"),
+    "new_product_ratio": ("new-product output ratio", "share"),
+    "st_award_age": ("years since an S&T award", "years"),
+    "strategic_emerging": ("strategic emerging industry", "yes/no"),
+    "mgmt_cert": ("management-system certification", "yes/no"),
+    "own_brand": ("own brand", "yes/no"),
+    "listed": ("listed", "yes/no"),
+    "standard_drafted": ("drafted a standard", "yes/no"),
+    "age": ("years since registration", "years"),
+}
+PER: dict[str, str] = {
+    "rd_intensity": "revenue",
+    "rd_intensity_prev": "revenue_prev",
+    "main_share": "revenue",
+    "high_tech_revenue_share": "revenue",
+}

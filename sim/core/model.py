@@ -20,9 +20,10 @@ import numpy as np
 
 from sim.core import dynamics
 from sim.core.agent import Firm
-from sim.core.certification import Flows, run_cycle, seed_initial_tiers
+from sim.core.certification import Flows, place_held, run_cycle, seed_initial_tiers
 from sim.core.errors import InputError
 from sim.core.features import Features
+from sim.core.firm_records import FirmRecords
 from sim.core.firms import STATE_BYTES, FirmState
 from sim.core.outcomes import reporters
 from sim.core.policy import Policy
@@ -42,6 +43,7 @@ class LadderModel(mesa.Model):
         rule_sets: Mapping[str, RuleSet],
         rng: int | None = None,
         agents: bool = True,
+        firms: FirmRecords | None = None,
     ) -> None:
         """Build the initial population (and its Mesa agents unless ``agents`` is False).
 
@@ -49,6 +51,11 @@ class LadderModel(mesa.Model):
         (:func:`sim.io.files.rule_sets_of`). Batch runs pass ``agents=False``: creating a Mesa
         agent costs about 10 µs, more than a firm's whole yearly step, and batches read only the
         columns. :meth:`firm` still gives any firm's agent on demand.
+
+        ``firms`` are the firms of the scenario's ``population.from_file``
+        (:func:`sim.io.firm_file.firms_of`): they replace the synthetic draw, observed at the
+        end of the year before the first simulated year, holding the tiers the file gives; there
+        is then no warm-up and no seeding of initial tier counts.
         """
         super().__init__(rng=rng)
         self.eager_agents = agents
@@ -59,6 +66,11 @@ class LadderModel(mesa.Model):
             raise InputError(f"run.rules: rule set(s) {sorted(missing)} not loaded")
         self.rule_sets: dict[str, RuleSet] = {name: rule_sets[name] for name in names}
         check_quota_units(self.rule_sets.values(), dict(cert.quota_units))
+        if (scenario.population.from_file is None) != (firms is None):
+            raise InputError(
+                "population.from_file: the firm file must be loaded and passed with the scenario that names it"
+            )
+        self.warmup_years = 0 if firms is not None else cert.warmup_years
         self.ref_revenue = scenario.population.revenue_median
         self.firms = FirmState()
         self._agents: dict[int, Firm] = {}  # firm id -> its Mesa agent (all live firms if eager)
@@ -67,17 +79,25 @@ class LadderModel(mesa.Model):
         )
         # Certificates started (new or renewed) in the simulated years, per tier: firm ids.
         self.certified_log: dict[str, list[np.ndarray]] = {t: [] for t in TIER_IDS}
-        self.year = run.start_year - 1 - cert.warmup_years
+        self.year = run.start_year - 1 - self.warmup_years
         self.origin_year = self.year  # the year the population is drawn (R&D trend origin)
         self.end_year = run.start_year + run.years - 1
         self.flows = Flows.zero()
         self.placed: dict[str, int] = {}
         self.quota_carry: dict[str, float] = {}  # fractional places of share quotas, per tier
 
-        ids = np.arange(1, scenario.population.firms + 1, dtype=np.int64)
         cohort = self.streams.cohort(self.year, "initial")
-        self._add_firms(synthesise(cohort, ids, scenario.population, scenario.dynamics, self.year))
-        if cert.initial:
+        if firms is not None:
+            ids = np.arange(1, len(firms) + 1, dtype=np.int64)
+            given = firms.given()
+            self._add_firms(
+                synthesise(cohort, ids, scenario.population, scenario.dynamics, self.year, given=given)
+            )
+            self.placed = place_held(self.firms, self.rules, firms.since())
+        else:
+            ids = np.arange(1, scenario.population.firms + 1, dtype=np.int64)
+            self._add_firms(synthesise(cohort, ids, scenario.population, scenario.dynamics, self.year))
+        if cert.initial and firms is None:
             draws = self.streams.year(self.year)
             self.placed = seed_initial_tiers(
                 self.firms, self.rules, self.features(), self.year, cert.initial, draws
@@ -93,7 +113,7 @@ class LadderModel(mesa.Model):
     # ------------------------------------------------------------------ lifecycle
     def warm_up(self) -> None:
         """The years before the first simulated year: the ladder fills, no levers, nothing recorded."""
-        for _ in range(self.scenario.certification.warmup_years):
+        for _ in range(self.warmup_years):
             self.advance()
 
     def step(self) -> None:

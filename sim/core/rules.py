@@ -283,8 +283,13 @@ class Score(_Strict):
             )
         return self
 
-    def evaluate(self, feats: Features) -> tuple[np.ndarray, np.ndarray]:
-        """Total score and whether it passes (pass mark and every category minimum)."""
+    def evaluate(
+        self, feats: Features, subtotals: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Total score and whether it passes (pass mark and every category minimum).
+
+        ``subtotals``, if given, receives each category's points (the evidence of a failed minimum).
+        """
         total = np.zeros(len(feats))
         ok = np.ones(len(feats), dtype=bool)
         for name, cat in self.categories.items():
@@ -293,6 +298,8 @@ class Score(_Strict):
                 if item.category == name:
                     sub += item.evaluate(feats)
             sub = np.minimum(sub, cat.max)
+            if subtotals is not None:
+                subtotals[name] = sub
             total += sub
             ok &= sub >= cat.min
         return total, ok & (total >= self.pass_mark)
@@ -470,13 +477,96 @@ class RuleSet(_Strict):
         return out
 
 
+@dataclass(frozen=True)
+class Check:
+    """One test of a tier's rule, as judged for every firm: what was compared, with what, who passed.
+
+    The evidence behind a verdict. Certification needs only the verdict; the cultivation lists
+    and the rule-revision impact read the checks of the same judgement (``judge(detail=True)``),
+    so the gaps a planner sees are the tests the certification cycle applies, never a second
+    reading of the rules.
+
+    ``kind``: ``attr`` (a threshold test on a firm attribute), ``holds`` (a tier held),
+    ``requires`` (a prerequisite tier), ``score`` (the total score against the pass mark),
+    ``category`` (a score category against its minimum). ``threshold`` is what the text states
+    (the level code for a categorical attribute, 1 for "true"); ``value`` is the firm's, in the
+    same units.
+    """
+
+    label: str
+    kind: Literal["attr", "holds", "requires", "score", "category"]
+    op: str
+    threshold: float
+    value: np.ndarray
+    passed: np.ndarray
+    attr: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class Trace:
+    """Every node's verdict (by its path in the tree, root ``"0"``) and every leaf's check."""
+
+    passed: dict[str, np.ndarray] = field(default_factory=dict)
+    checks: dict[str, Check] = field(default_factory=dict)
+
+
 @dataclass
 class Judgement:
-    """Result of checking one tier's rule over a set of firms."""
+    """Result of checking one tier's rule over a set of firms.
+
+    ``trace`` (with ``judge(detail=True)``) holds the evidence: each criterion's value,
+    threshold and pass/fail (:class:`Check`).
+    """
 
     passed: np.ndarray
     score: np.ndarray | None
     criteria: dict[str, np.ndarray] = field(default_factory=dict)
+    trace: Trace | None = None
+
+
+def node_label(node: Criterion, parent: str) -> str:
+    """A readable, stable name of a node: its id, or its parent's name and what it tests."""
+    if node.id:
+        return node.id
+    if node.attr is not None:
+        value = node.value if isinstance(node.value, str) else f"{node.value:g}"
+        return f"{parent}:{node.attr}{node.op}{value}"
+    if node.holds is not None:
+        return f"{parent}:holds_{node.holds}"
+    return f"{parent}:score" if node.score else parent
+
+
+def _leaf_check(node: Criterion, label: str, feats: Features, out: np.ndarray) -> Check:
+    if node.attr is not None:
+        value = np.asarray(feats[node.attr], dtype=np.float64)
+        return Check(label, "attr", node.op or ">=", node.threshold(), value, out, node.attr, node.source)
+    return Check(label, "holds", "==", 1.0, out.astype(np.float64), out, node.holds, node.source)
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    """A tier's score as judged: the table, each firm's total and each category's points."""
+
+    score: Score
+    total: np.ndarray
+    subtotals: dict[str, np.ndarray]
+
+    def checks(self, label: str, source: str | None) -> list[Check]:
+        """The total against the pass mark and each category with a minimum, as separate checks.
+
+        The comparisons are those of :meth:`Score.evaluate`, so the checks pass exactly where the
+        score does.
+        """
+        score, total = self.score, self.total
+        checks = [Check(label, "score", ">=", score.pass_mark, total, total >= score.pass_mark, None, source)]
+        for name, cat in score.categories.items():
+            if cat.min > 0:
+                sub = self.subtotals[name]
+                checks.append(
+                    Check(f"{label}.{name}", "category", ">=", cat.min, sub, sub >= cat.min, None, source)
+                )
+        return checks
 
 
 def _eval(
@@ -486,7 +576,19 @@ def _eval(
     score_ok: np.ndarray | None,
     record: dict[str, np.ndarray],
     skip: frozenset[str] = frozenset(),
+    trace: tuple[Trace, str, str, ScoreParts | None] | None = None,
 ) -> np.ndarray:
+    """A node's verdict for every firm.
+
+    With ``trace`` (the trace, this node's path, its parent's label and the tier's score parts)
+    it also records every node's verdict and every leaf's check.
+    """
+    label = node_label(node, trace[2]) if trace else ""
+
+    def below(child: Criterion, k: int) -> np.ndarray:
+        sub = (trace[0], f"{trace[1]}.{k}", label, trace[3]) if trace else None
+        return _eval(child, feats, holds, score_ok, record, skip, sub)
+
     if node.id in skip:  # not applied (at review, under a dated exemption)
         out = np.ones(len(feats), dtype=bool)
     elif node.attr is not None:
@@ -494,13 +596,13 @@ def _eval(
     elif node.all is not None or node.any is not None:
         children = node.all if node.all is not None else node.any
         combine = np.logical_and if node.all is not None else np.logical_or
-        out = _eval(children[0], feats, holds, score_ok, record, skip).copy()
-        for child in children[1:]:
-            combine(out, _eval(child, feats, holds, score_ok, record, skip), out=out)
+        out = below(children[0], 0).copy()
+        for k, child in enumerate(children[1:], start=1):
+            combine(out, below(child, k), out=out)
     elif node.of is not None:
         hits = np.zeros(len(feats), dtype=np.int16)
-        for child in node.of:
-            hits += _eval(child, feats, holds, score_ok, record, skip)
+        for k, child in enumerate(node.of):
+            hits += below(child, k)
         out = hits >= (node.at_least or 1)
     elif node.holds is not None:
         out = holds[node.holds]
@@ -509,22 +611,57 @@ def _eval(
         out = score_ok
     if node.id:
         record[node.id] = out
+    if trace:
+        tr, path, _, parts = trace
+        tr.passed[path] = out
+        if node.id in skip:
+            pass  # an exempted test is not a check
+        elif node.attr is not None or node.holds is not None:
+            tr.checks[path] = _leaf_check(node, label, feats, out)
+        elif node.score:
+            assert parts is not None
+            for k, check in enumerate(parts.checks(label, node.source or parts.score.source)):
+                tr.checks[f"{path}.{k}"] = check
     return out
 
 
 def judge(
-    rule: TierRule, feats: Features, holds: dict[str, np.ndarray], skip: frozenset[str] = frozenset()
+    rule: TierRule,
+    feats: Features,
+    holds: dict[str, np.ndarray],
+    skip: frozenset[str] = frozenset(),
+    detail: bool = False,
 ) -> Judgement:
     """Check ``rule`` for every firm in ``feats``; ``holds`` gives tiers held, same rows.
 
     ``skip`` names criteria not applied (those a review exemption lifts, :func:`review_skips`).
+    ``detail`` also records each criterion's value, threshold and pass/fail (``trace``), the
+    evidence the cultivation gaps are read from; the verdict is the same either way.
     """
-    score, score_ok = rule.score.evaluate(feats) if rule.score else (None, None)
+    subtotals: dict[str, np.ndarray] = {}
+    score, score_ok = (
+        rule.score.evaluate(feats, subtotals if detail else None) if rule.score else (None, None)
+    )
     record: dict[str, np.ndarray] = {}
-    passed = _eval(rule.eligibility, feats, holds, score_ok, record, skip)
+    trace = Trace() if detail else None
+    parts = ScoreParts(rule.score, score, subtotals) if detail and rule.score and score is not None else None
+    passed = _eval(
+        rule.eligibility, feats, holds, score_ok, record, skip, (trace, "0", "", parts) if trace else None
+    )
     for req in rule.requires:
+        if trace is not None:
+            trace.checks[f"requires.{req}"] = Check(
+                f"requires_{req}",
+                "requires",
+                "==",
+                1.0,
+                holds[req].astype(np.float64),
+                holds[req].copy(),
+                req,
+                rule.source,
+            )
         passed &= holds[req]
-    return Judgement(passed=passed, score=score, criteria=record)
+    return Judgement(passed=passed, score=score, criteria=record, trace=trace)
 
 
 def review_skips(rule: TierRule, year: int) -> frozenset[str]:

@@ -55,9 +55,15 @@ class SizeTilted(Section):
 
 
 class Population(Section):
-    """Initial population: counts and attribute distributions (see docs/ODD.md §7)."""
+    """Initial population: counts and attribute distributions (see docs/ODD.md §7).
+
+    ``from_file`` names a firm file (CSV or Excel, relative to the scenario file) whose firms
+    replace the synthetic draw; ``firms`` is then not used, and the distributions impute what
+    the file leaves blank (:mod:`sim.core.firm_records`).
+    """
 
     firms: int = Field(ge=1, le=50_000_000)
+    from_file: str | None = None
     above_scale_revenue: PositiveMoney
     revenue_median: PositiveMoney
     revenue_sigma: float = Field(gt=0.0, le=5.0)

@@ -28,6 +28,7 @@ from sim.core.errors import InputError
 from sim.core.rules import RuleSet
 from sim.core.scenario import Scenario
 from sim.core.schema import Section
+from sim.io.firm_file import firms_of
 
 RULES_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "rules"
 M = TypeVar("M", bound=BaseModel)
@@ -127,11 +128,12 @@ def _rule_files_resolved(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     """A rule set named by file (``run.rules = "my-rules.toml"``) is relative to the file naming it.
 
     Resolved here, as ``extends`` is, so the same scenario means the same rules from any working
-    directory; names without ``.toml`` are rule sets under ``scenarios/rules``.
+    directory; names without ``.toml`` are rule sets under ``scenarios/rules``. A firm file
+    (``population.from_file``) is resolved the same way.
     """
     run = data.get("run")
     if not isinstance(run, dict):
-        return data
+        run = {}
 
     def resolved(ref: Any) -> Any:
         if isinstance(ref, str) and ref.endswith(".toml") and not Path(ref).is_absolute():
@@ -140,6 +142,10 @@ def _rule_files_resolved(path: Path, data: dict[str, Any]) -> dict[str, Any]:
 
     if "rules" in run:
         run["rules"] = resolved(run["rules"])
+    population = data.get("population")
+    if isinstance(population, dict) and isinstance(population.get("from_file"), str):
+        name = population["from_file"]  # a firm file, too, is relative to the file naming it
+        population["from_file"] = name if Path(name).is_absolute() else str((path.parent / name).resolve())
     for change in run.get("rule_changes", []) if isinstance(run.get("rule_changes"), list) else []:
         if isinstance(change, dict) and "rules" in change:
             change["rules"] = resolved(change["rules"])
@@ -238,11 +244,15 @@ def run_identity(scenario: Scenario) -> dict[str, Any]:
     run key built from it changes when any of them does, so a resumed batch never reuses a run
     made under an edited rule file or an older model.
     """
-    return {
+    identity = {
         "scenario": scenario_hash(scenario),
         "rules": {name: rules_hash(rs) for name, rs in rule_sets_of(scenario).items()},
         "version": __version__,
     }
+    if scenario.population.from_file is not None:  # the firms are data too: an edited file is a new run
+        path = Path(scenario.population.from_file)
+        identity["firm_file"] = file_hash(path) if path.is_file() else "missing"
+    return identity
 
 
 # ---------------------------------------------------------------------------- scenarios
@@ -429,4 +439,6 @@ def open_model(
     from sim.core.model import LadderModel
 
     scenario = load_scenario(path, overrides)
-    return LadderModel(scenario, rule_sets_of(scenario), rng=rng, agents=agents)
+    rule_sets = rule_sets_of(scenario)
+    firms = firms_of(scenario, rule_sets[scenario.run.rules])
+    return LadderModel(scenario, rule_sets, rng=rng, agents=agents, firms=firms)

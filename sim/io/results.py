@@ -173,3 +173,46 @@ def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> d
 def command_line() -> list[str]:
     """The command as typed (program name shortened to its base name)."""
     return [Path(sys.argv[0]).name, *sys.argv[1:]]
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    """Write tables as the sheets of one Excel workbook, atomically (summary tables: NaN is empty).
+
+    The workbook's dates are fixed, so the same tables give the same bytes.
+    """
+    import datetime
+    import zipfile
+
+    from openpyxl import Workbook
+    from openpyxl.utils.dataframe import dataframe_to_rows
+
+    fixed = datetime.datetime(2000, 1, 1)
+    for name, frame in sheets.items():
+        check_finite(frame, f"{path.name}: sheet {name}", missing_ok=True)
+
+    def write(tmp: Path) -> None:
+        book = Workbook(write_only=True)
+        book.properties.created = book.properties.modified = fixed
+        for name, frame in sheets.items():
+            sheet = book.create_sheet(name[:31])
+            for row in dataframe_to_rows(frame.astype(object).where(frame.notna(), None), index=False):
+                sheet.append(row)
+        book.save(tmp)
+        _fix_zip_dates(tmp, zipfile)
+
+    atomic_write(path, write)
+
+
+def _fix_zip_dates(path: Path, zipfile) -> None:
+    """Rewrite a zip (an .xlsx) with fixed dates, so its bytes depend on its content only."""
+    import re
+
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info, data in entries:
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time as "modified"
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
+            dst.writestr(fixed, data)
