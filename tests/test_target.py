@@ -158,7 +158,7 @@ def test_a_package_over_budget_is_never_reported_as_cheapest_feasible(tmp_path):
 def test_a_killed_search_resumes_without_running_any_run_twice_and_finds_what_an_unbroken_one_finds(
     tmp_path, executed, monkeypatch
 ):
-    path = write(tmp_path, trials=4)
+    path = write(tmp_path, trials=5)
     spec = load_target(path)
     unbroken = run_target(spec, tmp_path / "unbroken", ONE_WORKER).trials
     executed.clear()
@@ -166,13 +166,13 @@ def test_a_killed_search_resumes_without_running_any_run_twice_and_finds_what_an
     calls = {"n": 0}
     counting = runner.execute
 
-    def dies_on_the_seventh_run(spec_, key, out_dir):
+    def dies_on_the_ninth_run(spec_, key, out_dir):
         calls["n"] += 1
-        if calls["n"] == 7:  # in the middle of a trial
+        if calls["n"] == 9:  # in trial 3, after the sampler has proposed by TPE once (startup_trials = 2)
             raise KeyboardInterrupt
         return counting(spec_, key, out_dir)
 
-    monkeypatch.setattr(runner, "execute", dies_on_the_seventh_run)
+    monkeypatch.setattr(runner, "execute", dies_on_the_ninth_run)
     with pytest.raises(KeyboardInterrupt):
         run_target(spec, tmp_path / "killed", ONE_WORKER)
     before = list(executed)

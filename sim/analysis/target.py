@@ -16,10 +16,11 @@ flattered by them (the winner's curse); the confirmation gives its intervals.
 
 Resuming: the trials are kept in Optuna's journal (``journal.log``) and the runs under
 ``runs/``. Run again, the search reads its finished trials from the journal and evaluates none
-of them again; a trial that was running when the search was killed is tried again at the same
-lever values, and its runs that had finished are read from disk, so no run executes twice. The
-sampler is re-seeded before each trial from the number of finished trials, so a search that was
-killed and resumed proposes the same packages as one that ran through.
+of them again. The sampler is re-created before each trial, seeded from the number of finished
+trials, and it sees only finished trials: so the trial that was running when the search was
+killed is proposed again at the same lever values, its runs that had finished are read from
+disk (no run executes twice), and a search that was killed and resumed proposes the same
+packages as one that ran through.
 """
 
 from __future__ import annotations
@@ -203,21 +204,14 @@ def open_study(spec: TargetSpec, out: Path) -> optuna.Study:
             f"{out / JOURNAL}: written by a search on other files (the target file, its economy or package "
             "changed since); choose another --out or delete the folder to start afresh"
         )
-    _requeue_interrupted(study)
+    _close_interrupted(study)
     return study
 
 
-def _requeue_interrupted(study: optuna.Study) -> None:
-    """A trial the last run left unfinished is tried again at its lever values (its runs are on disk)."""
-    retried = {t.user_attrs.get("retry_of") for t in study.trials}
-    for t in study.trials:
-        if t.state == optuna.trial.TrialState.RUNNING:
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-        if (
-            t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL)
-            and t.number not in retried
-        ):
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+def _close_interrupted(study: optuna.Study) -> None:
+    """Mark the trial a killed search left running as failed (it is proposed again, see module doc)."""
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
 
 
 def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -261,7 +255,7 @@ def trials_table(study: optuna.Study, spec: TargetSpec) -> pd.DataFrame:
     """Every finished trial: its lever values, cost, goal figures and whether it is feasible."""
     rows = []
     for t in _complete(study):
-        attrs = {k: v for k, v in t.user_attrs.items() if k not in ("violations", "retry_of")}
+        attrs = {k: v for k, v in t.user_attrs.items() if k != "violations"}
         rows.append({"trial": t.number, **{p.path: t.params[p.path] for p in spec.file.levers}, **attrs})
     table = pd.DataFrame(rows)
     table["feasible"] = table["meets_goals"] & table["within_budget"]

@@ -508,6 +508,24 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from sim.app.handout import PAGE, render
+    from sim.io.folder import ResultsFolder, verified
+    from sim.io.results import atomic_write
+    from sim.plots.charts import plot_folder
+
+    folder = Path(args.folder)
+    with ResultsFolder(folder, amend=True) as results:  # refuses an incomplete or altered folder
+        results.begin()
+        if not any(name.endswith(".png") for name in verified(folder, charts=False).get("files", {})):
+            plot_folder(folder)  # a sweep's charts are drawn on request (`ladder plot`): the page needs them
+        page = render(folder, charts_checked=False)
+        atomic_write(folder / PAGE, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+        results.commit({})
+    print(f"report: {folder / PAGE} (self-contained: open it in a browser, print it to PDF from there)")
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from sim import __version__
     from sim.analysis.calibration import run_calibration
@@ -644,6 +662,12 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--out", help="output folder (default results/<name>/)")
     target.add_argument("--quiet", action="store_true", help="no progress bar")
     target.set_defaults(func=_target)
+
+    report = sub.add_parser(
+        "report", help="one self-contained bilingual HTML page from a compare, sweep or target folder"
+    )
+    report.add_argument("folder", help="a finished results folder, e.g. results/compare-seed-cities")
+    report.set_defaults(func=_report)
 
     plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
     plot.add_argument("folder")
