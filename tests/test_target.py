@@ -215,6 +215,11 @@ def test_a_journal_of_another_target_file_is_refused(tmp_path):
             ('path = "levers.award.items[1].amount"', 'path = "population.firms"'),
             "a lever of the package",
         ),
+        (
+            "",
+            ("trials = 4\nreplications = 2", "trials = 9000\nreplications = 9000"),
+            "at most 1,000,000 runs",
+        ),
     ],
 )
 def test_bad_target_files_get_one_line_naming_the_file_and_key(tmp_path, extra, replace, expected):

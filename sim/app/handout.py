@@ -436,7 +436,7 @@ def _target_body(folder: Path, manifest: dict, n: int) -> tuple[list[str], int]:
                 "trial",
                 "best P 最高概率",
                 "its expected shortfall 缺口",
-                "most additional firms 最多新增",
+                "most additional firms of any package within budget 最多新增",
             ],
         )
         parts.append(table(frame, "best-reachable", "Best reachable · 可达到的最好结果"))

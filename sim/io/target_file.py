@@ -19,7 +19,7 @@ from sim.core.errors import InputError
 from sim.core.scenario import PolicyTarget, Scenario
 from sim.core.schema import FolderName, Money, Section, Share
 from sim.core.vocab import TIER_IDS, PayingLevel
-from sim.io.experiment_file import SweptParameter
+from sim.io.experiment_file import SweptParameter, check_runs
 from sim.io.files import load_file, load_scenario, rule_sets_of
 
 
@@ -92,6 +92,7 @@ def load_target(path: str | Path) -> TargetSpec:
     """Validate a target file; every refusal before any run, as one line naming file and key."""
     path = Path(path)
     spec = load_file(path, TargetFile)
+    check_runs(f"{path}: search", spec.search.trials, 2, spec.search.replications)  # package + no-policy
     meta = spec.target
     economy = _existing(path, "target.economy", meta.economy)
     package = _existing(path, "target.package", meta.package)

@@ -601,6 +601,8 @@ def plot_pareto(trials: pd.DataFrame, front: pd.DataFrame, goals: list, folder: 
             part["cost_mean"],
             part[col],
             color="black",
+            marker="o",
+            markersize=3,
             drawstyle="steps-post",
             lw=1.2,
             label="Pareto front 帕累托前沿",
