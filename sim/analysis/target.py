@@ -42,7 +42,7 @@ from sim.batch.design import expand
 from sim.batch.runner import BatchOptions, pooled, run_batch
 from sim.core.errors import InputError
 from sim.io.experiment_file import Arm
-from sim.io.files import file_hash
+from sim.io.files import file_hash, load_scenario, run_identity
 from sim.io.target_file import Goal, TargetSpec, lever_overrides
 
 JOURNAL = "journal.log"
@@ -165,9 +165,13 @@ def _num(value) -> float:
 
 
 def _identity(spec: TargetSpec) -> str:
-    """What a journal's trials depend on: the target file, economy and package files' bytes."""
-    files = [spec.path, spec.economy, spec.package]
-    return hashlib.sha256(json.dumps([file_hash(f) for f in files]).encode()).hexdigest()
+    """What a journal's trials depend on: the target file's bytes and the resolved package on its economy.
+
+    The resolved scenario (with the files it extends and its rule sets) rather than the two files'
+    bytes, so that an edit to a file they extend is seen too.
+    """
+    base = run_identity(load_scenario(spec.economy, [], spec.package))
+    return hashlib.sha256(json.dumps([file_hash(spec.path), base], sort_keys=True).encode()).hexdigest()
 
 
 def _suggest(trial: optuna.Trial, spec: TargetSpec) -> dict[str, float]:
