@@ -294,7 +294,7 @@ def trust_box(economy: str) -> str:
         f"<p>{esc(scope)} Intervals are over the model's random draws only: they leave out the uncertainty of its "
         "fitted and assumed parameters, so the true uncertainty is wider. 区间仅反映随机抽样，不含参数不确定性。</p>"
         f"<h3>Validation checks that miss by more than 10 % · 偏差超过10%的校验</h3><ul>{items}</ul>"
-        "<h3>Assumptions that drive the answer most (Morris screening, top 3 per outcome) · 最关键的假设</h3>"
+        "<h3>Assumptions that drive the answer most (Morris screening of experiments/sensitivity-core.toml, top 3 per outcome) · 最关键的假设</h3>"
         f"<ul>{ranks or '<li>no sensitivity ranking recorded</li>'}</ul></aside>"
     )
 
