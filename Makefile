@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= scenarios/yuyao-2024.toml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/ladder run $(SCENARIO)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# `ladder report` is tested by rendering its page in headless Chromium (Debian's packages; the
+# Noto CJK fonts so that the Chinese headings render).
+chromium:
+	(command -v chromium >/dev/null && fc-list :lang=zh | grep -q .) || \
+		(apt-get update && apt-get install -y chromium fonts-noto-cjk)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -263,6 +263,191 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from sim.analysis import compare as cmp
+    from sim.analysis.target import JOURNAL, goal_text, run_target
+    from sim.io.folder import ResultsFolder
+    from sim.io.results import write_csv, write_parquet
+    from sim.io.run_store import RUNS_DIR
+    from sim.io.target_file import load_target, write_package
+    from sim.plots.charts import plot_folder, plot_pareto
+
+    started = time.perf_counter()
+    spec = load_target(args.target)  # every refusal before the folder is touched
+    size = spec.file.search
+    out = Path(args.out) if args.out else Path("results") / spec.file.target.name
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=size.trials, unit="package", desc="searching")
+
+    def progress(n: int, figures: dict) -> None:
+        if bar is not None:
+            bar.n = n
+            bar.set_postfix(cost=f"{figures.get('cost_mean', float('nan')):,.0f}")
+            bar.refresh()
+
+    with ResultsFolder(out, keep=(RUNS_DIR, JOURNAL)) as folder:
+        folder.begin()  # the trials are journalled as the search goes: the earlier outputs go first
+        try:
+            result = run_target(spec, out, replace(_options(args), progress=False), progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        write_csv(result.trials, out / "trials.csv")
+        write_csv(result.front, out / "pareto.csv")
+        written = plot_pareto(result.trials, result.front, spec.file.goals, out)
+        info: dict = {
+            "target": {"path": str(spec.path), "sha256": _sha(spec.path)},
+            "economy": str(spec.economy),
+            "package_searched": str(spec.package),
+            "trials": int(len(result.trials)),
+            "replications": size.replications,
+            "base_seed": size.seed,
+            "goals": [goal_text(g) for g in spec.file.goals],
+            "reported": result.role,
+            "best_reachable": result.reachable,
+        }
+        if result.confirmed is not None:
+            ev = result.confirmed
+            label = ev.label
+            rules = ev.plan.rules
+            write_parquet(ev.index, out / "index.parquet")
+            write_parquet(ev.summary, out / "summary.parquet", missing_ok=True)
+            tables = {
+                "summary.csv": ev.summary,
+                "effects.csv": cmp.effects(ev.summary, rules),
+                "tiers_by_year.csv": cmp.tiers_by_year(ev.summary, rules),
+                "cost_by_year.csv": cmp.cost_by_year(ev.summary),
+                "targets.csv": cmp.targets_table(ev.summary),
+            }
+            for file, table in tables.items():
+                write_csv(table, out / file)
+            package = write_package(
+                spec, ev.values, out / f"package-{label}.toml", f"{result.role} package of {spec.path.name}"
+            )
+            written += plot_folder(out, rules, cmp.NO_POLICY)
+            info |= {
+                "rules": ev.plan.economy.run.rules,
+                "labels": ev.plan.labels,
+                "reference": cmp.NO_POLICY,
+                "confirmation": {
+                    "trial": label,
+                    "replications": size.confirm_replications,
+                    "base_seed": size.seed + 1,
+                    "package": package.name,
+                    "figures": _plain(ev.figures),
+                },
+            }
+        folder.commit(_target_info(info, started))
+    print(_target_text(spec, result))
+    print(f"\nresults: {out}/ (trials.csv, pareto.csv, {JOURNAL}, manifest.json, runs/)")
+    print(f"charts:  {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _sha(path: Path) -> str:
+    from sim.io.files import file_hash
+
+    return file_hash(path)
+
+
+def _plain(figures: dict) -> dict:
+    """JSON-safe figures: NaN becomes null."""
+    import math
+
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in figures.items()}
+
+
+def _target_info(info: dict, started: float) -> dict:
+    from sim import __version__
+    from sim.io.results import command_line
+
+    return {
+        "kind": "target",
+        **info,
+        "package": {"name": "sme-ladder", "version": __version__},
+        "command": command_line(),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _target_text(spec, result) -> str:
+    """What the search found, in words a planner reads: every figure says what it is set against."""
+    from sim.analysis.target import goal_text
+
+    size = spec.file.search
+    end = spec.start_year + spec.years - 1
+    lines = [
+        f"{spec.file.target.name}: {len(result.trials)} packages tried ({spec.package.name} with "
+        f"{len(spec.file.levers)} levers varied), each on {size.replications} replications against the "
+        f"economy's no-policy run on the same seeds, {spec.start_year}–{end}",
+        "goals:",
+        *[f"  {k}. {goal_text(g)}" for k, g in enumerate(spec.file.goals)],
+    ]
+    budget = spec.file.budget
+    caps = [f"{budget.per_year:,.0f} 万元 a year in all"] if budget.per_year is not None else []
+    caps += [f"{cap:,.0f} 万元 a year by the {level} level" for level, cap in budget.per_level.items()]
+    lines.append("budget: " + ("; ".join(caps) + " (mean spend of any one year)" if caps else "none"))
+    if result.chosen is not None:
+        c = result.chosen
+        lines.append(
+            f"\ncheapest package meeting every goal within budget: trial {int(c['trial'])}, mean cost {c['cost_mean']:,.0f} 万元 over {spec.years} year(s) (search replications)"
+        )
+    else:
+        lines.append(
+            "\nno package within the bounds meets every goal within budget; best reachable within budget:"
+        )
+        for r in result.reachable:
+            if r["trial"] is None:
+                lines.append(f"  {r['goal']}. {r['tier']}: no trial kept the budget")
+                continue
+            lines.append(
+                f"  {r['goal']}. {r['tier']}: P = {r['probability']:.2f} at best (trial {r['trial']}, expected "
+                f"shortfall {r['shortfall']:,.1f}); at most {r['additional']:+,.1f} additional firms against no policy"
+            )
+    ev = result.confirmed
+    if ev is not None:
+        f = ev.figures
+        lines.append(
+            f"\n{result.role} package re-run on {size.confirm_replications} fresh replications (seed {size.seed + 1}):"
+        )
+        lines += [f"  {path} = {value!r}" for path, value in ev.values.items()]
+        lines.append(
+            f"  mean cost {f['cost_mean']:,.0f} 万元 [{f['cost_ci_low']:,.0f}, {f['cost_ci_high']:,.0f}] over {spec.years} year(s)"
+        )
+        for k, goal in enumerate(spec.file.goals):
+            p = f[f"goal{k}_probability"]
+            add = f[f"goal{k}_additional"]
+            status = f[f"goal{k}_additional_status"]
+            effect = (
+                f"{add:+,.1f} [{f[f'goal{k}_additional_ci_low']:+,.1f}, {f[f'goal{k}_additional_ci_high']:+,.1f}]"
+                if status != "n.s."
+                else f"n.s. ({add:+,.1f})"
+            )
+            verdict = "met" if p >= goal.probability else "NOT met"
+            lines.append(
+                f"  {k}. {goal.tier}: P = {p:.2f} [{f[f'goal{k}_probability_ci_low']:.2f}, "
+                f"{f[f'goal{k}_probability_ci_high']:.2f}] ({verdict} at ≥ {goal.probability:g}); "
+                f"additional firms against no policy by {goal.by_year}: {effect}"
+            )
+    if len(result.front):
+        lines.append(
+            "\nPareto front within budget (cost against expected additional firms, search replications):"
+        )
+        for k, goal in enumerate(spec.file.goals):
+            part = result.front[result.front["goal"] == k]
+            pts = ", ".join(
+                f"{r.cost_mean:,.0f} 万元 → {getattr(r, f'goal{k}_additional'):+,.1f}"
+                for r in part.itertuples()
+            )
+            lines.append(f"  {goal.tier} by {goal.by_year}: {pts}")
+    return "\n".join(lines)
+
+
 def _options(args: argparse.Namespace):
     from sim.batch.runner import BatchOptions
 
@@ -324,6 +509,24 @@ def _plot(args: argparse.Namespace) -> int:
         results.begin()
         results.commit({})
     print("\n".join(str(p) for p in written))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sim.app.handout import PAGE, render
+    from sim.io.folder import ResultsFolder, verified
+    from sim.io.results import atomic_write
+    from sim.plots.charts import plot_folder
+
+    folder = Path(args.folder)
+    with ResultsFolder(folder, amend=True) as results:  # refuses an incomplete or altered folder
+        results.begin()
+        if not any(name.endswith(".png") for name in verified(folder, charts=False).get("files", {})):
+            plot_folder(folder)  # a sweep's charts are drawn on request (`ladder plot`): the page needs them
+        page = render(folder, charts_checked=False)
+        atomic_write(folder / PAGE, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+        results.commit({})
+    print(f"report: {folder / PAGE} (self-contained: open it in a browser, print it to PDF from there)")
     return 0
 
 
@@ -706,6 +909,23 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_options(impact)
     impact.set_defaults(func=_rules_impact)
 
+    target = sub.add_parser(
+        "target", help="cheapest package meeting a target (Optuna search on common random numbers)"
+    )
+    target.add_argument("target", help="target file, e.g. experiments/target-yuyao.toml")
+    target.add_argument("--workers", type=int, help="parallel workers (default: all cores)")
+    target.add_argument("--backend", choices=["local", "dask"], default="local")
+    target.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    target.add_argument("--out", help="output folder (default results/<name>/)")
+    target.add_argument("--quiet", action="store_true", help="no progress bar")
+    target.set_defaults(func=_target)
+
+    report = sub.add_parser(
+        "report", help="one self-contained bilingual HTML page from a compare, sweep or target folder"
+    )
+    report.add_argument("folder", help="a finished results folder, e.g. results/compare-seed-cities")
+    report.set_defaults(func=_report)
+
     plot = sub.add_parser("plot", help="charts of a compare or sweep folder")
     plot.add_argument("folder")
     plot.set_defaults(func=_plot)
@@ -748,7 +968,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         where = f" in {args.out}/" if getattr(args, "out", None) else ""
-        if args.command in ("run", "show", "plot", "validate"):
+        if args.command in ("run", "show", "plot", "validate", "cultivate", "report"):
             message = "interrupted: nothing was completed (a results folder without its manifest is refused)"
         else:
             message = f"interrupted: finished runs are kept{where}; run the same command again to resume"

@@ -567,3 +567,57 @@ def plot_stylised_facts(p: Panel, out: Path) -> list[str]:
     plt.close(fig)
     names.append(path.name)
     return names
+
+
+def plot_pareto(trials: pd.DataFrame, front: pd.DataFrame, goals: list, folder: Path) -> list[Path]:
+    """Cost against expected additional firms of every package tried, one panel per goal.
+
+    Grey: every package tried; black line: the packages within budget no other beats on both;
+    open markers: packages over budget; a star: packages that meet every goal within budget.
+    """
+    _use_cjk_font()
+    fig, axes = _grid(len(goals), 2, 5.2, 4.0, dpi=110)
+    for k, (ax, goal) in enumerate(zip(axes, goals, strict=True)):
+        col = f"goal{k}_additional"
+        within = trials[trials["within_budget"]]
+        over = trials[~trials["within_budget"]]
+        ax.scatter(within["cost_mean"], within[col], s=14, color="0.55", label="within budget 预算内")
+        if len(over):
+            ax.scatter(
+                over["cost_mean"],
+                over[col],
+                s=14,
+                facecolors="none",
+                edgecolors="0.55",
+                label="over budget 超预算",
+            )
+        met = trials[trials["feasible"]]
+        if len(met):
+            ax.scatter(
+                met["cost_mean"], met[col], s=60, marker="*", color="black", label="meets every goal 达标"
+            )
+        part = front[front["goal"] == k].sort_values("cost_mean")
+        ax.plot(
+            part["cost_mean"],
+            part[col],
+            color="black",
+            marker="o",
+            markersize=3,
+            drawstyle="steps-post",
+            lw=1.2,
+            label="Pareto front 帕累托前沿",
+        )
+        ax.axhline(0, color="0.3", lw=0.6)
+        ax.set_xlabel("mean cost over the years searched, 万元 (平均成本)", fontsize=8)
+        ax.set_ylabel(
+            f"additional {goal.tier} by {goal.by_year}\nvs no policy (新增企业, 对比无政策)", fontsize=8
+        )
+        ax.set_title(
+            f"{goal.tier}: goal {goal.added or goal.stock or goal.per_year:,} by {goal.by_year}", fontsize=9
+        )
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    fig.suptitle("Packages tried: cost against additional firms 政策组合: 成本与新增企业", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, folder, "pareto")
