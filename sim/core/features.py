@@ -70,7 +70,13 @@ class Features:
 
 
 class _Subset(Features):
-    """Rows of a parent view; attributes are computed once on the parent, then gathered."""
+    """Rows of a parent view (one tier's applicants).
+
+    A firm's own attributes are computed on these rows only: the applicants of a tier are a
+    small share of the firms, and the values are the same element by element as computing on
+    every firm and gathering. Attributes that compare a firm with all firms
+    (:data:`POPULATION_WIDE`) are computed once on the parent and gathered.
+    """
 
     def __init__(self, parent: Features, rows: np.ndarray) -> None:
         super().__init__(parent.state, parent.year, parent.global_market_multiple, rows)
@@ -80,9 +86,9 @@ class _Subset(Features):
         return self.parent.col(name)[self.rows]
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._cache:
+        if name in POPULATION_WIDE and name not in self._cache:
             self._cache[name] = self.parent[name][self.rows]
-        return self._cache[name]
+        return super().__getitem__(name)
 
 
 def _growth(f: Features) -> np.ndarray:
@@ -152,6 +158,9 @@ DERIVED: dict[str, Callable[[Features], np.ndarray]] = {
     "st_award_age": _st_award_age,
     "margin_vs_industry": _margin_vs_industry,
 }
+
+# Derived attributes that depend on every firm in view, not on the firm alone.
+POPULATION_WIDE: frozenset[str] = frozenset({"margin_vs_industry"})
 
 RAW: frozenset[str] = frozenset(
     {

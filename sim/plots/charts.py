@@ -10,6 +10,7 @@ import json
 import textwrap
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -18,16 +19,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
-from scipy import stats  # noqa: E402
 
-from sim.analysis.sensitivity import BLOCKS, COST_PREFIX  # noqa: E402
-from sim.analysis.validation import Panel  # noqa: E402
 from sim.core.levers import LEVERS  # noqa: E402
 from sim.core.outcomes import RUN_OUTCOMES  # noqa: E402
 from sim.core.rules import RuleSet  # noqa: E402
 from sim.core.vocab import PAYING_LEVEL_NAMES_ZH, PAYING_LEVELS  # noqa: E402
 from sim.io.files import load_rules  # noqa: E402
 from sim.io.run_store import RUNS_DIR  # noqa: E402
+
+if TYPE_CHECKING:  # the analysis stack (SciPy's statistics, SALib) loads only for the charts that need it
+    from sim.analysis.validation import Panel
 
 DEFAULT_RULES = "miit-2022"
 LEVER_LABELS: dict[str, str] = {lever_id: cls.label() for lever_id, cls in LEVERS.items()}
@@ -485,6 +486,8 @@ def plot_objective(history: pd.DataFrame, path: Path) -> Path:
 
 def plot_indices(indices: pd.DataFrame, folder: Path) -> list[Path]:
     """One panel per outcome: μ* (Morris) or ST beside S1 (Sobol) with 95 % intervals."""
+    from sim.analysis.sensitivity import BLOCKS
+
     _use_cjk_font()
     outcomes = list(dict.fromkeys(indices["outcome"]))
     method = indices["method"].iloc[0]
@@ -533,6 +536,8 @@ def plot_indices(indices: pd.DataFrame, folder: Path) -> list[Path]:
 
 def _unit(outcome: str) -> str:
     """Unit of an outcome, for Morris effects (which are in the outcome's own unit)."""
+    from sim.analysis.sensitivity import COST_PREFIX
+
     if outcome.startswith(COST_PREFIX):
         return "万元 per firm"
     return RUN_OUTCOMES[outcome].unit if outcome in RUN_OUTCOMES else ""
@@ -540,6 +545,8 @@ def _unit(outcome: str) -> str:
 
 def plot_stylised_facts(p: Panel, out: Path) -> list[str]:
     """Size distribution, growth-rate density and R&D bunching at the notches; returns file names."""
+    from scipy import stats
+
     _use_cjk_font()
     out.mkdir(parents=True, exist_ok=True)
     names = []
