@@ -20,12 +20,14 @@ from sim.core.vocab import TIER_IDS
 NO_YEAR = -1  # sentinel for "never" in year columns
 MAX_DEBT_RATIO = 1.5  # debt may exceed assets (insolvent firms); the bound keeps the AR(1) finite
 
-# name -> dtype of every per-firm column; units and meaning in docs/ODD.md §2.
+# name -> dtype of every per-firm column; units and meaning in docs/ODD.md §2. Years, ages and
+# small counts are int16 in memory (a year fits, and a million firms hold 26 such columns);
+# output tables widen them back to int32 (:func:`widened`), the dtype they have always had.
 COLUMNS: dict[str, type] = {
     "firm_id": np.int64,
-    "born_year": np.int32,
+    "born_year": np.int16,
     "alive": np.bool_,
-    "age": np.int32,
+    "age": np.int16,
     "revenue": np.float64,  # 营业收入, 万元
     "revenue_prev": np.float64,
     "revenue_prev2": np.float64,
@@ -42,7 +44,7 @@ COLUMNS: dict[str, type] = {
     "class1_ip": np.int64,  # Class I IP (valid invention patents etc.)
     "class2_ip": np.int64,  # Class II IP (utility models, designs, software copyright)
     "new_class1": np.int64,  # Class I IP granted this year
-    "niche_years": np.int32,
+    "niche_years": np.int16,
     "niche_rivals": np.float64,  # rivals' sales in the firm's national niche market, 万元
     "debt_ratio": np.float64,
     "debt_mean": np.float64,
@@ -54,11 +56,11 @@ COLUMNS: dict[str, type] = {
     "rd_institution": np.int8,  # features.VOCABULARIES["rd_institution"]
     "digital_level": np.int8,
     "chain_position": np.int8,
-    "quality_items": np.int32,
+    "quality_items": np.int16,
     "distinctiveness": np.float64,  # share of the province's distinctiveness points earned
     "high_tech_revenue_share": np.float64,
     "new_product_ratio": np.float64,
-    "st_award_year": np.int32,  # last provincial/national S&T award, NO_YEAR if none
+    "st_award_year": np.int16,  # last provincial/national S&T award, NO_YEAR if none
     "strategic_emerging": np.bool_,
     "mgmt_cert": np.bool_,
     "own_brand": np.bool_,
@@ -71,9 +73,9 @@ COLUMNS: dict[str, type] = {
 }
 for _tier in TIER_IDS:
     COLUMNS[f"held_{_tier}"] = np.bool_
-    COLUMNS[f"since_{_tier}"] = np.int32  # year the current certificate started
-    COLUMNS[f"expires_{_tier}"] = np.int32  # year of its re-review
-    COLUMNS[f"first_{_tier}"] = np.int32  # year first certified
+    COLUMNS[f"since_{_tier}"] = np.int16  # year the current certificate started
+    COLUMNS[f"expires_{_tier}"] = np.int16  # year of its re-review
+    COLUMNS[f"first_{_tier}"] = np.int16  # year first certified
 
 STATE_BYTES = sum(np.dtype(t).itemsize for t in COLUMNS.values())  # one firm's row
 
@@ -223,6 +225,11 @@ def fitting(value: np.ndarray | int | float, dtype: str, name: str) -> np.ndarra
             f"{info.max}): the scenario's inputs drive the model beyond what it represents"
         )
     return value
+
+
+def widened(values: np.ndarray) -> np.ndarray:
+    """An int16 state column as int32 for an output table; any other column as it is."""
+    return values.astype(np.int32) if values.dtype == np.int16 else values
 
 
 def blank(ids: np.ndarray, year: int) -> dict[str, np.ndarray]:

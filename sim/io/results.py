@@ -20,7 +20,7 @@ import pandas as pd
 from sim import __version__
 from sim.core.certification import FLOWS
 from sim.core.errors import InputError
-from sim.core.firms import NO_YEAR
+from sim.core.firms import NO_YEAR, widened
 from sim.core.model import LadderModel
 from sim.core.outcomes import may_be_undefined, metrics_columns
 from sim.core.vocab import TIER_IDS
@@ -61,7 +61,7 @@ def firms_frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:
     for name, values in cols.items():
         if name.startswith(("since_", "expires_", "first_")) or name == "new_class1":
             continue
-        data[name.removeprefix("held_")] = values
+        data[name.removeprefix("held_")] = widened(values)
     for tier in TIER_IDS:
         first = cols[f"first_{tier}"]
         data[f"first_{tier}"] = pd.array(np.where(first == NO_YEAR, None, first), dtype="Int32")
