@@ -7,6 +7,10 @@ Figures (each command run in a fresh process, from the shell's point of view):
   8 warm-up + 10 simulated years, both charts drawn), and what its process imported;
 * ``memory``: peak resident memory of ``ladder run`` of the baseline economy at 1 M firms, 10
   years, eager Mesa agents, writing every table (``ru_maxrss`` of the child);
+* ``compare``: ``ladder compare`` of the Yuyao package on the calibrated Yuyao economy (each
+  replication is two runs: the package and its no-policy counterfactual), on one worker and on
+  all cores, as a planner types it (parent start-up, reading the runs back and the charts
+  included): runs per second, parallel efficiency and the time 1,000 replications would take;
 * ``toy``: the whole ``ladder run`` with eager agents against a per-agent Mesa toy and the same
   toy in NumPy, all three in firm-years per second at the same size. The model's rate is taken
   from outside, as a planner sees it: (wall of an 11-year run − wall of a 1-year run) ÷ the
@@ -15,7 +19,7 @@ Figures (each command run in a fresh process, from the shell's point of view):
 Commands are interleaved repeat by repeat and the median is printed, with min–max, as the
 machine is shared and noisy. This is a benchmark, not a test: it asserts nothing.
 
-    .venv/bin/python benchmarks/bench_cli.py [--only help,city,memory,toy] [--repeat 5]
+    .venv/bin/python benchmarks/bench_cli.py [--only help,city,compare,memory,toy] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -89,6 +93,33 @@ def bench_memory(firms: int, tmp: Path) -> None:
     cmd = [LADDER, "run", BASELINE, "--set", f"population.firms={firms}", "--out", str(tmp / "big")]
     wall, peak = timed(cmd)
     print(f"ladder run at {firms:,} firms, 10 years: peak RSS {peak:,.0f} MB in {wall:.1f} s  [goal <= 1500]")
+
+
+def bench_compare(reps_one: int, reps_all: int, tmp: Path) -> None:
+    """``ladder compare`` on one worker and on all cores: runs/s and parallel efficiency."""
+    workers = os.cpu_count() or 1
+    base = [
+        LADDER,
+        "compare",
+        "scenarios/packages/yuyao-2024.toml",
+        "--economy",
+        "scenarios/economies/yuyao.toml",
+    ]
+    rates = {}
+    for w, reps in ((1, reps_one), (workers, reps_all)):
+        out = tmp / f"compare-{w}"
+        wall, _ = timed([*base, "--reps", str(reps), "--workers", str(w), "--quiet", "--out", str(out)])
+        shutil.rmtree(out, ignore_errors=True)
+        rates[w] = 2 * reps / wall
+        print(
+            f"ladder compare, {reps} replications ({2 * reps} runs), {w} worker(s): {wall:.1f} s = {rates[w]:.2f} runs/s"
+        )
+    eff = rates[workers] / (workers * rates[1])
+    print(f"  parallel efficiency {eff:.0%}  [goal >= 85 %]")
+    print(
+        f"  1,000 replications (2,000 runs) on {workers} cores would take {2000 / rates[workers]:.0f} s  [goal <= 20]"
+    )
+    print(f"  runs per hour per core: {3600 * rates[1]:,.0f} (one worker)")
 
 
 def firm_years(folder: Path, years: int) -> int:
@@ -177,9 +208,12 @@ def toy_child(firms: int, years: int = 10) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="help,city,memory,toy", help="parts to run (default: all)")
+    parser.add_argument("--only", default="help,city,compare,memory,toy", help="parts to run (default: all)")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each timed command (default 5)")
     parser.add_argument("--memory-firms", type=int, default=1_000_000)
+    parser.add_argument(
+        "--compare-reps", type=int, default=100, help="replications on all cores (1/4 on one)"
+    )
     parser.add_argument("--toy-firms", type=int, default=200_000)
     parser.add_argument("--toy-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -193,6 +227,8 @@ def main() -> None:
     try:
         if {"help", "city"} & parts:
             bench_startup(args.repeat, tmp)
+        if "compare" in parts:
+            bench_compare(args.compare_reps // 4, args.compare_reps, tmp)
         if "toy" in parts:
             bench_toy(args.toy_firms, max(1, args.repeat // 2), tmp)
         if "memory" in parts:

@@ -93,7 +93,13 @@ class FirmState:
 
     GROWTH = 1.25  # spare capacity when a block must grow
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 0) -> None:
+        """Empty state with room for ``capacity`` live firms before any block must grow.
+
+        Reserving the run's expected maximum up front is free in resident memory (the kernel
+        maps pages when they are first written) and avoids growing a block during the run,
+        when the old and the new block are both resident (at a million firms, +0.4 GB).
+        """
         self.slot: dict[str, tuple[str, int]] = {}
         names: dict[str, list[str]] = {}
         for name, dtype in COLUMNS.items():
@@ -101,7 +107,9 @@ class FirmState:
             names.setdefault(key, []).append(name)
             self.slot[name] = (key, len(names[key]) - 1)
         self._names = names
-        self.blocks: dict[str, np.ndarray] = {k: np.empty((len(v), 0), dtype=k) for k, v in names.items()}
+        self.blocks: dict[str, np.ndarray] = {
+            k: np.empty((len(v), capacity), dtype=k) for k, v in names.items()
+        }
         self.n = 0
         self._archive: list[dict[str, np.ndarray]] = []
 

@@ -68,9 +68,12 @@ class TalentGrant(Lever, id="talent_grant", order=50, config=TalentGrantConfig):
         total = int(counts.sum())
         if lever.max_grants_per_year is not None and total > lever.max_grants_per_year:
             # a capped lottery couples the applicants anyway: its own stream, shifting no other
+            # Drawn over the (type, firm) entries with a hire only: NumPy's "marginals" method
+            # walks every entry, and a city has ~100 times more firms than hires.
             lottery = ctx.draws.generator("talent_cap")
-            flat = lottery.multivariate_hypergeometric(counts.ravel(), lever.max_grants_per_year)
-            counts = flat.reshape(counts.shape)
+            flat = counts.ravel()
+            hired = np.flatnonzero(flat)
+            flat[hired] = lottery.multivariate_hypergeometric(flat[hired], lever.max_grants_per_year)
         parts = [ctx.due(s, self.id, 1.0)]
         for ttype, count in zip(lever.types, counts, strict=True):
             rows = np.repeat(np.arange(s.n), count)  # one entry per grant
