@@ -76,14 +76,21 @@ def imported(cmd_args: list[str]) -> list[str]:
 
 def bench_startup(repeat: int, tmp: Path) -> None:
     """``ladder --help`` and ``ladder run`` of the city economy, interleaved."""
-    helps, runs = [], []
+    helps, runs, floors, bare = [], [], [], []
     cmd_run = [LADDER, "run", CITY, "--out", str(tmp / "city")]
+    # What bounds a run from below: the interpreter, and the libraries a run cannot do without
+    # (Mesa loads pandas and SciPy's spatial module; the firm-keyed draws are numba kernels).
+    floor = [sys.executable, "-c", "import mesa, numba, pandas, pyarrow.parquet, pydantic, matplotlib.pyplot"]
     timed(cmd_run)  # warm-up: numba's on-disk cache, the OS file cache
     for _ in range(repeat):
         helps.append(timed([LADDER, "--help"])[0])
         runs.append(timed(cmd_run)[0])
+        floors.append(timed(floor)[0])
+        bare.append(timed([sys.executable, "-c", "pass"])[0])
     print(f"ladder --help, wall s               {summary(helps)}   [goal <= 0.5]")
     print(f"ladder run {CITY}, wall s  {summary(runs)}   [goal <= 1.0]")
+    print(f"  python -c pass, wall s             {summary(bare)}")
+    print(f"  importing Mesa, numba, pandas, pyarrow, pydantic, pyplot, wall s  {summary(floors)}")
     print(f"  --help imports: {' '.join(imported(['--help'])) or 'none of the heavy packages'}")
     print(f"  run imports:    {' '.join(imported(['run', CITY, '--out', str(tmp / 'probe')]))}")
 

@@ -187,9 +187,15 @@ class LadderModel(mesa.Model):
             self._register(new["firm_id"])
 
     def _add_firms(self, columns: dict[str, np.ndarray]) -> None:
-        """Append firms to the columns and register them."""
+        """Append firms to the columns and register them; empties ``columns``.
+
+        The state copies the columns in, so they are dropped before the agents are made: at a
+        million firms the cohort's arrays and the agents would otherwise be resident together.
+        """
+        ids = columns["firm_id"]
         self.firms.append(columns)
-        self._register(columns["firm_id"])
+        columns.clear()
+        self._register(ids)
 
     def _register(self, firm_ids: np.ndarray) -> None:
         """Give new firms their Mesa agents (eager mode; lazy agents are made on demand)."""

@@ -52,7 +52,7 @@ def metrics_table(model: LadderModel) -> pd.DataFrame:
     return out.astype({"year": "int32"})
 
 
-FIRMS_ROWS_PER_GROUP = 2**18  # firms.parquet row-group size: the rows converted and written at once
+FIRMS_ROWS_PER_GROUP = 2**16  # firms.parquet row-group size: the rows converted and written at once (~75 MB)
 
 
 def firms_frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:
