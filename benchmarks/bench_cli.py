@@ -130,11 +130,12 @@ def bench_compare(reps_one: int, reps_all: int, tmp: Path) -> None:
 
 
 def firm_years(folder: Path, years: int) -> int:
-    """Live firm-years of simulated years 2..years, from the run's metrics table."""
+    """Firm-years stepped in simulated years 2..years: live firms at the start of each (metrics row k
+    is the end of year k, row 0 the start of the first)."""
     import pandas as pd
 
     metrics = pd.read_parquet(folder / "metrics.parquet")
-    return int(metrics["firms"].iloc[2 : years + 1].sum())
+    return int(metrics["firms_alive"].iloc[1:years].sum())
 
 
 def bench_toy(firms: int, repeat: int, tmp: Path) -> None:
