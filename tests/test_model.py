@@ -269,3 +269,21 @@ def test_innovative_smes_are_renewed_only_when_they_re_apply(small_overrides):
     assert load(BASELINE).certification.review_submission["innovative"] < 1.0, (
         "the shipped take-up is partial"
     )
+
+
+def test_firms_written_by_row_groups_are_the_whole_table(small_overrides, tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from sim.io import results
+
+    model = run_model(small_overrides)
+    whole = results.firms_table(model)
+    chunks = list(model.firms.every_firm(500))
+    assert len(chunks) > 2 and sum(len(c["firm_id"]) for c in chunks) == len(whole)
+    monkeypatch.setattr(results, "FIRMS_ROWS_PER_GROUP", 500)
+    results.write_firms(model, tmp_path / "firms.parquet")
+    assert pq.ParquetFile(tmp_path / "firms.parquet").num_row_groups == len(chunks)
+    back = pd.read_parquet(tmp_path / "firms.parquet")
+    assert back.equals(whole) and list(back.dtypes) == list(whole.dtypes)
+    assert np.all(np.diff(back["firm_id"].to_numpy()) > 0)

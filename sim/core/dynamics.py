@@ -195,10 +195,10 @@ def specialise(s: FirmState, p: Dynamics, d: YearDraws, anchored: np.ndarray | N
     they stay in it, so their niche years never reset at random.
     """
     ids = s["firm_id"]
-    switch = d.uniform("niche_switch", ids) < p.niche_switch_rate
-    if anchored is not None:
-        switch &= ~anchored
-    s["niche_years"] = np.where(switch, 0, s["niche_years"] + 1)
+    years = s["niche_years"]
+    years += 1
+    free = np.flatnonzero(~anchored) if anchored is not None else np.arange(s.n)
+    years[free[d.uniform("niche_switch", ids[free]) < p.niche_switch_rate]] = 0
     m = s["main_share"]
     s["main_share"] = np.clip(
         m + p.specialisation_rate * (1.0 - m) + p.main_share_sd * d.normal("main_share", ids), 0.0, 1.0
@@ -206,20 +206,27 @@ def specialise(s: FirmState, p: Dynamics, d: YearDraws, anchored: np.ndarray | N
 
 
 def upgrade_capabilities(s: FirmState, p: Dynamics, d: YearDraws, year: int) -> None:
-    """R&D institutions, digital level, certifications, brands, standards and S&T awards."""
+    """R&D institutions, digital level, certifications, brands, standards and S&T awards.
+
+    Each draw is made only for the firms it can change (an R&D performer below the top
+    institution level, a firm without the trait, ...): draws are keyed by firm, so the others'
+    draws would have been thrown away and every firm's outcome is the same.
+    """
     ids = s["firm_id"]
-    up_inst = (d.uniform("institution", ids) < 1.0 - np.exp(-s["rd"] / p.institution_upgrade_scale)) & (
-        s["rd"] > 0
-    )
-    s["rd_institution"] = np.minimum(s["rd_institution"] + up_inst, 4)
-    s["digital_level"] = np.minimum(
-        s["digital_level"] + (d.uniform("digital", ids) < p.digital_upgrade_rate), 3
-    )
+    rd, inst = s["rd"], s["rd_institution"]
+    rows = np.flatnonzero((rd > 0) & (inst < 4))
+    up = d.uniform("institution", ids[rows]) < 1.0 - np.exp(-rd[rows] / p.institution_upgrade_scale)
+    inst[rows[up]] += 1
+    digital = s["digital_level"]
+    rows = np.flatnonzero(digital < 3)
+    digital[rows[d.uniform("digital", ids[rows]) < p.digital_upgrade_rate]] += 1
     for trait in ("mgmt_cert", "own_brand", "standard_drafted"):
-        s[trait] = s[trait] | (d.uniform(trait, ids) < p.trait_acquisition_rate)
-    award = (s["class1_ip"] > 0) & (d.uniform("st_award", ids) < p.st_award_rate)
-    s["st_award_year"] = np.where(award, year, s["st_award_year"])
-    s["age"] = s["age"] + 1
+        held = s[trait]
+        rows = np.flatnonzero(~held)
+        held[rows[d.uniform(trait, ids[rows]) < p.trait_acquisition_rate]] = True
+    rows = np.flatnonzero(s["class1_ip"] > 0)
+    s["st_award_year"][rows[d.uniform("st_award", ids[rows]) < p.st_award_rate]] = year
+    s["age"] += 1
 
 
 def exit_hazard(s: FirmState, p: Dynamics, ref_revenue: float) -> np.ndarray:

@@ -72,7 +72,7 @@ class LadderModel(mesa.Model):
             )
         self.warmup_years = 0 if firms is not None else cert.warmup_years
         self.ref_revenue = scenario.population.revenue_median
-        self.firms = FirmState()
+        self.firms = FirmState(capacity=int(1.05 * live_bound(scenario)) + 64)  # 5 %: chance
         self._agents: dict[int, Firm] = {}  # firm id -> its Mesa agent (all live firms if eager)
         self.streams = Streams(
             int(rng) if isinstance(rng, numbers.Integral) else int(self.rng.integers(2**63))
@@ -208,9 +208,15 @@ class LadderModel(mesa.Model):
             self._register(new["firm_id"])
 
     def _add_firms(self, columns: dict[str, np.ndarray]) -> None:
-        """Append firms to the columns and register them."""
+        """Append firms to the columns and register them; empties ``columns``.
+
+        The state copies the columns in, so they are dropped before the agents are made: at a
+        million firms the cohort's arrays and the agents would otherwise be resident together.
+        """
+        ids = columns["firm_id"]
         self.firms.append(columns)
-        self._register(columns["firm_id"])
+        columns.clear()
+        self._register(ids)
 
     def _register(self, firm_ids: np.ndarray) -> None:
         """Give new firms their Mesa agents (eager mode; lazy agents are made on demand)."""
@@ -259,6 +265,17 @@ STATE_COPIES = 3
 AGENT_BYTES = 550
 
 
+def live_bound(scenario: Scenario) -> float:
+    """Live firms at the end of the horizon (warm-up included) if the population grows at g a year.
+
+    Entry replaces the year's exits plus the net growth g, so this is the expected maximum
+    (before chance): the capacity :class:`FirmState` reserves.
+    """
+    years = scenario.run.years + scenario.certification.warmup_years
+    growth = max(scenario.dynamics.population_growth, 0.0)
+    return scenario.population.firms * (1.0 + growth) ** years
+
+
 def memory_need(scenario: Scenario, agents: bool) -> int:
     """Bytes one run needs at its peak, estimated from an upper bound of firms ever simulated.
 
@@ -270,7 +287,6 @@ def memory_need(scenario: Scenario, agents: bool) -> int:
     dyn = scenario.dynamics
     years = scenario.run.years + scenario.certification.warmup_years
     h_max = min(dyn.exit_hazard_scale * max(dyn.exit_hazard_by_age), 1.0)
-    live = scenario.population.firms * (1.0 + max(dyn.population_growth, 0.0)) ** years
-    ever = live * (1.0 + h_max * years)
+    ever = live_bound(scenario) * (1.0 + h_max * years)
     per_firm = STATE_COPIES * STATE_BYTES + (AGENT_BYTES if agents else 0)
     return int(ever * per_firm)

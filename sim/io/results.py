@@ -20,7 +20,7 @@ import pandas as pd
 from sim import __version__
 from sim.core.certification import FLOWS
 from sim.core.errors import InputError
-from sim.core.firms import NO_YEAR
+from sim.core.firms import NO_YEAR, widened
 from sim.core.model import LadderModel
 from sim.core.outcomes import may_be_undefined, metrics_columns
 from sim.core.vocab import TIER_IDS
@@ -52,18 +52,54 @@ def metrics_table(model: LadderModel) -> pd.DataFrame:
     return out.astype({"year": "int32"})
 
 
-def firms_table(model: LadderModel) -> pd.DataFrame:
-    """Final state of every firm ever simulated, one row each, tiers as booleans."""
-    cols = model.firms.all_firms()
+FIRMS_ROWS_PER_GROUP = 2**16  # firms.parquet row-group size: the rows converted and written at once (~75 MB)
+
+
+def firms_frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Final state of the firms in ``cols`` (state columns), one row each, tiers as booleans."""
     data: dict[str, Any] = {}
     for name, values in cols.items():
         if name.startswith(("since_", "expires_", "first_")) or name == "new_class1":
             continue
-        data[name.removeprefix("held_")] = values
+        data[name.removeprefix("held_")] = widened(values)
     for tier in TIER_IDS:
         first = cols[f"first_{tier}"]
         data[f"first_{tier}"] = pd.array(np.where(first == NO_YEAR, None, first), dtype="Int32")
     return pd.DataFrame(data)
+
+
+def firms_table(model: LadderModel) -> pd.DataFrame:
+    """Final state of every firm ever simulated, one row each (in memory at once: small runs, tests)."""
+    return firms_frame(model.firms.all_firms())
+
+
+def write_firms(model: LadderModel, path: Path) -> None:
+    """Write ``firms.parquet`` by row groups, so a million-firm run never holds a second copy of its state.
+
+    A run with at most :data:`FIRMS_ROWS_PER_GROUP` firms ever is one row group, the same file
+    as writing the whole table at once.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def write(tmp: Path) -> None:
+        writer = None
+        try:
+            for cols in model.firms.every_firm(FIRMS_ROWS_PER_GROUP):
+                frame = firms_frame(cols)
+                check_finite(frame, path.name)
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        if writer is not None:
+            writer.close()
+
+    atomic_write(path, write)
 
 
 def check_finite(frame: pd.DataFrame, name: str, missing_ok: bool = False) -> None:
@@ -148,25 +184,29 @@ def manifest(
     }
 
 
-def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> dict[str, pd.DataFrame]:
+def write_tables(model: LadderModel, out: Path, ledger_firms: bool = False) -> dict[str, pd.DataFrame | None]:
     """Write every data file of one run into ``out``; returns the tables by file name.
 
-    ``ledger_firms`` adds ``ledger_firms.parquet`` with one row per payment.
+    ``ledger_firms`` adds ``ledger_firms.parquet`` with one row per payment. ``firms.parquet``
+    is streamed to disk (:func:`write_firms`) and maps to None: its table is never whole in memory.
     """
     out.mkdir(parents=True, exist_ok=True)
     ledger = model.policy.ledger
     rows = ledger.firm_rows()
-    frames = {
+    frames: dict[str, pd.DataFrame | None] = {
         "tiers.parquet": tiers_table(model),
         "metrics.parquet": metrics_table(model),
-        "firms.parquet": firms_table(model),
+        "firms.parquet": None,
         "ledger.parquet": ledger.table(rows),
         "budget.parquet": ledger.budget_table(),
     }
     if ledger_firms:
         frames["ledger_firms.parquet"] = rows
     for name, frame in frames.items():
-        write_parquet(frame, out / name)
+        if frame is None:
+            write_firms(model, out / name)
+        else:
+            write_parquet(frame, out / name)
     return frames
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.core.firms import widened
 from sim.core.levers import AWARD, with_trait
 from sim.core.model import LadderModel
 from sim.core.outcomes import OUTCOMES
@@ -86,7 +87,7 @@ PANEL_COLUMNS = (
 
 def panel_rows(model: LadderModel) -> pd.DataFrame:
     """Live firms of this year as panel rows: year and the columns firm-level statistics use."""
-    data = {"year": model.year, **{c: model.firms[c].copy() for c in PANEL_COLUMNS}}
+    data = {"year": model.year, **{c: widened(model.firms[c]).copy() for c in PANEL_COLUMNS}}
     return pd.DataFrame(data)
 
 

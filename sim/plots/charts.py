@@ -10,6 +10,7 @@ import json
 import textwrap
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -18,16 +19,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
-from scipy import stats  # noqa: E402
 
-from sim.analysis.sensitivity import BLOCKS, COST_PREFIX  # noqa: E402
-from sim.analysis.validation import Panel  # noqa: E402
 from sim.core.levers import LEVERS  # noqa: E402
 from sim.core.outcomes import RUN_OUTCOMES  # noqa: E402
 from sim.core.rules import RuleSet  # noqa: E402
 from sim.core.vocab import PAYING_LEVEL_NAMES_ZH, PAYING_LEVELS  # noqa: E402
 from sim.io.files import load_rules  # noqa: E402
 from sim.io.run_store import RUNS_DIR  # noqa: E402
+
+if TYPE_CHECKING:  # the analysis stack (SciPy's statistics, SALib) loads only for the charts that need it
+    from sim.analysis.validation import Panel
 
 DEFAULT_RULES = "miit-2022"
 LEVER_LABELS: dict[str, str] = {lever_id: cls.label() for lever_id, cls in LEVERS.items()}
@@ -94,6 +95,22 @@ def _grid(n: int, ncols: int, width: float, height: float, **kw):
     return fig, list(axes.flat[:n])
 
 
+def _fixed_margins(fig, left: float, bottom: float, top: float, hspace: float, wspace: float) -> None:
+    """Margins in inches, set without measuring the text.
+
+    ``tight_layout`` draws the figure once more to measure it: half the cost of a ``ladder run`` chart.
+    """
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / width,
+        right=1.0 - 0.15 / width,
+        bottom=bottom / height,
+        top=1.0 - top / height,
+        hspace=hspace,
+        wspace=wspace,
+    )
+
+
 def _year_panel(ax, title: str | None) -> None:
     """A small-multiple panel over the years: integer ticks, a light grid, the column title on top."""
     _integer_years(ax)
@@ -153,7 +170,7 @@ def plot_budget(ledger: pd.DataFrame, years: list[int], path: Path, title: str, 
                 labels.append(lab)
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    _fixed_margins(fig, left=0.95, bottom=1.0, top=0.65, hspace=0.45, wspace=0.2)
     fig.savefig(path, format=fmt)
     plt.close(fig)
 
@@ -174,7 +191,7 @@ def plot_tiers(tiers: pd.DataFrame, names: TierNames, path: Path, title: str, fm
     for ax in axes[:: min(4, len(axes))]:
         ax.set_ylabel("Firms (end of year) 年末企业数", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    _fixed_margins(fig, left=0.75, bottom=0.45, top=0.85, hspace=0.45, wspace=0.22)
     fig.savefig(path, format=fmt)
     plt.close(fig)
 
@@ -485,6 +502,8 @@ def plot_objective(history: pd.DataFrame, path: Path) -> Path:
 
 def plot_indices(indices: pd.DataFrame, folder: Path) -> list[Path]:
     """One panel per outcome: μ* (Morris) or ST beside S1 (Sobol) with 95 % intervals."""
+    from sim.analysis.sensitivity import BLOCKS
+
     _use_cjk_font()
     outcomes = list(dict.fromkeys(indices["outcome"]))
     method = indices["method"].iloc[0]
@@ -533,6 +552,8 @@ def plot_indices(indices: pd.DataFrame, folder: Path) -> list[Path]:
 
 def _unit(outcome: str) -> str:
     """Unit of an outcome, for Morris effects (which are in the outcome's own unit)."""
+    from sim.analysis.sensitivity import COST_PREFIX
+
     if outcome.startswith(COST_PREFIX):
         return "万元 per firm"
     return RUN_OUTCOMES[outcome].unit if outcome in RUN_OUTCOMES else ""
@@ -540,6 +561,8 @@ def _unit(outcome: str) -> str:
 
 def plot_stylised_facts(p: Panel, out: Path) -> list[str]:
     """Size distribution, growth-rate density and R&D bunching at the notches; returns file names."""
+    from scipy import stats
+
     _use_cjk_font()
     out.mkdir(parents=True, exist_ok=True)
     names = []

@@ -58,21 +58,22 @@ class TalentGrant(Lever, id="talent_grant", order=50, config=TalentGrantConfig):
         lever = self.config
         hires = []
         for ttype in lever.types:
-            rate = ttype.hires_per_100_employees * s["employees"] / 100.0
-            hires.append(
-                np.where(
-                    ctx.at_or_above(s, ttype.min_tier),
-                    ctx.draws.poisson(f"hires.{ttype.id}", s["firm_id"], rate),
-                    0,
-                )
-            )
+            # drawn only for the firms the type is open to (draws are keyed by firm: the same counts)
+            rows = np.flatnonzero(ctx.at_or_above(s, ttype.min_tier))
+            rate = ttype.hires_per_100_employees * s["employees"][rows] / 100.0
+            count = np.zeros(s.n, dtype=np.int64)
+            count[rows] = ctx.draws.poisson(f"hires.{ttype.id}", s["firm_id"][rows], rate)
+            hires.append(count)
         counts = np.stack(hires) if hires else np.zeros((0, s.n), dtype=np.int64)
         total = int(counts.sum())
         if lever.max_grants_per_year is not None and total > lever.max_grants_per_year:
             # a capped lottery couples the applicants anyway: its own stream, shifting no other
+            # Drawn over the (type, firm) entries with a hire only: NumPy's "marginals" method
+            # walks every entry, and a city has ~100 times more firms than hires.
             lottery = ctx.draws.generator("talent_cap")
-            flat = lottery.multivariate_hypergeometric(counts.ravel(), lever.max_grants_per_year)
-            counts = flat.reshape(counts.shape)
+            flat = counts.ravel()
+            hired = np.flatnonzero(flat)
+            flat[hired] = lottery.multivariate_hypergeometric(flat[hired], lever.max_grants_per_year)
         parts = [ctx.due(s, self.id, 1.0)]
         for ttype, count in zip(lever.types, counts, strict=True):
             rows = np.repeat(np.arange(s.n), count)  # one entry per grant
