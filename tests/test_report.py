@@ -129,3 +129,15 @@ def test_a_report_of_an_incomplete_folder_is_refused(folders, tmp_path):
     (broken / "manifest.json").unlink()
     code, _, err = ladder("report", str(broken))
     assert code == 2 and "incomplete results" in err and err.count("\n") == 1
+
+
+def test_the_trust_box_reads_the_shipped_validation_report():
+    """Every missed check and the top assumptions of each outcome, whatever the section's number."""
+    from sim.app.handout import VALIDATION, trust_box
+
+    box = trust_box("scenarios/economies/yuyao.toml")
+    assert "no sensitivity ranking recorded" not in box
+    assert re.search(r"<li><b>stock\.\w+</b>: \S+", box), "no outcome with its top parameters"
+    missed = VALIDATION.read_text(encoding="utf-8").split("### Targets missed by more than 10 %, and why")[1]
+    first = re.search(r"^- \*\*(.+?)\*\*", missed, re.M).group(1)
+    assert f"<b>{first}</b>" in box

@@ -301,7 +301,7 @@ def trust_box(economy: str) -> str:
 
 def _top_parameters(text: str, top: int = 3) -> list[tuple[str, list[str]]]:
     """The first ``top`` parameters of each outcome's table in the sensitivity section."""
-    part = text.split("## 4. Sensitivity ranking", 1)
+    part = re.split(r"^## \d+\. Sensitivity ranking", text, maxsplit=1, flags=re.M)
     if len(part) < 2:
         return []
     out = []
