@@ -23,7 +23,7 @@ test: $(STAMP) chromium
 # Noto CJK fonts so that the Chinese headings render).
 chromium:
 	(command -v chromium >/dev/null && fc-list :lang=zh | grep -q .) || \
-		(apt-get update && apt-get install -y chromium fonts-noto-cjk)
+		(export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
