@@ -213,11 +213,11 @@ def load_experiment(path: str | Path) -> tuple[Experiment, list[Arm]]:
 def _arms(path: Path, meta: ExperimentMeta) -> list[tuple[str, Arm]]:
     """Each arm with the key that names its file; every file must exist."""
     field = "scenarios" if meta.economy is None else "packages"
-    economy = None if meta.economy is None else _existing(path, "experiment.economy", meta.economy)
+    economy = None if meta.economy is None else existing_file(path, "experiment.economy", meta.economy)
     out = []
     for k, name in enumerate(getattr(meta, field)):
         key = f"experiment.{field}[{k}]"
-        file = _existing(path, key, name)
+        file = existing_file(path, key, name)
         out.append((key, Arm(file.stem, file) if economy is None else Arm(file.stem, economy, file)))
     return out
 
@@ -262,10 +262,11 @@ def _load_at(path: Path, arm: Arm, probe: tuple[str, Point], years: int | None) 
         raise InputError(f"{path}: {where}: {exc}") from None
 
 
-def _existing(experiment: Path, key: str, name: str) -> Path:
-    target = (experiment.parent / name).resolve()
+def existing_file(origin: Path, key: str, name: str) -> Path:
+    """The file ``name`` names, relative to the file ``origin`` that names it under ``key``."""
+    target = (origin.parent / name).resolve()
     if not target.is_file():
-        raise InputError(f"{experiment}: {key}: {target} not found")
+        raise InputError(f"{origin}: {key}: {target} not found")
     return target
 
 

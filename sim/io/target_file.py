@@ -19,7 +19,7 @@ from sim.core.errors import InputError
 from sim.core.scenario import PolicyTarget, Scenario
 from sim.core.schema import FolderName, Money, Section, Share
 from sim.core.vocab import TIER_IDS, PayingLevel
-from sim.io.experiment_file import SweptParameter, check_runs
+from sim.io.experiment_file import SweptParameter, check_runs, existing_file
 from sim.io.files import load_file, load_scenario, rule_sets_of
 
 
@@ -94,8 +94,8 @@ def load_target(path: str | Path) -> TargetSpec:
     spec = load_file(path, TargetFile)
     check_runs(f"{path}: search", spec.search.trials, 2, spec.search.replications)  # package + no-policy
     meta = spec.target
-    economy = _existing(path, "target.economy", meta.economy)
-    package = _existing(path, "target.package", meta.package)
+    economy = existing_file(path, "target.economy", meta.economy)
+    package = existing_file(path, "target.package", meta.package)
     base = load_scenario(economy, [], package)
     start = base.run.start_year
     for k, goal in enumerate(spec.goals):
@@ -147,13 +147,6 @@ def load_at(path: Path, economy: Path, package: Path, values: dict[str, float], 
         return load_scenario(economy, lever_overrides(values), package)
     except InputError as exc:
         raise InputError(f"{path}: {where}: {exc}") from None
-
-
-def _existing(path: Path, key: str, name: str) -> Path:
-    target = (path.parent / name).resolve()
-    if not target.is_file():
-        raise InputError(f"{path}: {key}: {target} not found")
-    return target
 
 
 def write_package(spec: TargetSpec, values: dict[str, float], path: Path, note: str) -> Path:
