@@ -95,3 +95,21 @@ def test_rules_impact_command(tmp_path, capsys):
     assert "rule set not found; available: miit-2022, miit-2026" in capsys.readouterr().err
     assert main([*args, "--from-year", "2040", "--out", str(tmp_path / "y")]) == 2
     assert "--from-year 2040" in capsys.readouterr().err
+
+
+def test_a_revision_given_as_a_file_is_the_one_judged_firm_by_firm(tmp_path):
+    """The firm lists judge the rule set the revised arm runs, not the library file of its id."""
+    from sim.analysis.rules_impact import plan_impact
+    from sim.io.files import RULES_DIR
+
+    edited = tmp_path / "miit-2026.toml"
+    text = (RULES_DIR / "miit-2026.toml").read_text(encoding="utf-8")
+    text = text.replace('extends = "miit-2022.toml"', f'extends = "{RULES_DIR / "miit-2022.toml"}"')
+    edited.write_text(text.replace('op = ">=", value = 0.80', 'op = ">=", value = 0.75', 1), encoding="utf-8")
+    plan = plan_impact(BASELINE, str(edited), years=3)
+
+    def thresholds(rules):
+        return [n.value for n in rules.tiers["srdi"].eligibility.walk() if n.attr == "main_share"]
+
+    assert thresholds(plan.revised_rules) == [0.75]
+    assert thresholds(load_rules("miit-2026")) == [0.80]

@@ -50,6 +50,9 @@ class ImpactPlan:
     revision: str
     from_year: int
     arms: list[Arm]
+    # The rule sets the arms run (loaded from the names or files given), judged firm by firm.
+    base_rules: RuleSet
+    revised_rules: RuleSet
 
     @property
     def compare_plan(self) -> Plan:
@@ -93,7 +96,9 @@ def plan_impact(
     ]
     base_scenario = load_scenario(path, list(arms[0].overrides))
     load_scenario(path, list(arms[1].overrides))  # the revised arm validates too
-    return ImpactPlan(base_scenario, base_rules.meta.id, revised_rules.meta.id, year, arms)
+    return ImpactPlan(
+        base_scenario, base_rules.meta.id, revised_rules.meta.id, year, arms, base_rules, revised_rules
+    )
 
 
 def firm_changes(

@@ -701,7 +701,7 @@ def _rules_impact(args: argparse.Namespace) -> int:
     from sim.batch.runner import replication_seed
     from sim.core.model import LadderModel
     from sim.core.vocab import TIER_IDS
-    from sim.io.files import load_rules, rule_sets_of
+    from sim.io.files import rule_sets_of
     from sim.io.firm_file import firms_of
     from sim.io.results import write_csv, write_parquet
 
@@ -714,7 +714,7 @@ def _rules_impact(args: argparse.Namespace) -> int:
         firms = firms_of(scenario, rule_sets[scenario.run.rules])
     except InputError as exc:
         raise InputError(f"{args.scenario}: {exc}") from None
-    base, revision = load_rules(plan.base), load_rules(plan.revision)
+    base, revision = plan.base_rules, plan.revised_rules
     out = (
         Path(args.out)
         if args.out
