@@ -45,7 +45,8 @@ MOMENT_OVERRIDES = ("run.years=1",)
 HISTORY = "history.csv"
 
 
-def _overrides(cal: Calibration, values: list[float]) -> list[str]:
+def parameter_overrides(cal: Calibration, values: list[float]) -> list[str]:
+    """``--set`` items that put the calibration's parameters at ``values``."""
     return [f"{p.path}={v!r}" for p, v in zip(cal.parameters, values, strict=False)]
 
 
@@ -141,6 +142,16 @@ class Fit:
     parameters: pd.DataFrame  # value, bounds and standard error per fitted parameter
 
 
+def fitted_moments(cal: Calibration, names: tuple[str, ...]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The ``fit`` targets: their moments' positions in ``names``, observed values and weights."""
+    fit_targets = [t for t in cal.targets if t.use == "fit"]
+    return (
+        [names.index(t.moment) for t in fit_targets],
+        np.array([t.observed for t in fit_targets]),
+        np.array([t.weight for t in fit_targets]),
+    )
+
+
 def calibrate(
     cal: Calibration, scenario: Path, out: Path, options: BatchOptions, progress: Callable | None = None
 ) -> Fit:
@@ -149,11 +160,8 @@ def calibrate(
     Each evaluation is appended to ``<out>/history.csv`` as it completes.
     """
     meta = cal.calibration
-    fit_targets = [t for t in cal.targets if t.use == "fit"]
     names = tuple(dict.fromkeys(t.moment for t in cal.targets))
-    fit_idx = [names.index(t.moment) for t in fit_targets]
-    observed = np.array([t.observed for t in fit_targets])
-    weights = np.array([t.weight for t in fit_targets])
+    fit_idx, observed, weights = fitted_moments(cal, names)
     seeds = [replication_seed(meta.seed, r) for r in range(meta.replications)]
     base = load_scenario(scenario, list(meta.overrides)).model_dump()
     starts = [p.start if p.start is not None else value_at(base, p.path) for p in cal.parameters]
@@ -164,7 +172,7 @@ def calibrate(
 
         def j(u: np.ndarray) -> float:
             values = [p.to_value(x) for p, x in zip(cal.parameters, u, strict=True)]
-            sims = ev.replications(_overrides(cal, values)).mean(axis=0)[fit_idx]
+            sims = ev.replications(parameter_overrides(cal, values)).mean(axis=0)[fit_idx]
             value = objective(sims, observed, weights)
             history.add(value, values)
             if progress:
@@ -188,10 +196,10 @@ def calibrate(
         final_seeds = [
             replication_seed(meta.seed, r) for r in range(meta.final_replications or meta.replications)
         ]
-        reps = ev.replications(_overrides(cal, values), final_seeds)
+        reps = ev.replications(parameter_overrides(cal, values), final_seeds)
 
         def moments(vals: list[float]) -> np.ndarray:
-            return ev.replications(_overrides(cal, vals)).mean(axis=0)[fit_idx]
+            return ev.replications(parameter_overrides(cal, vals)).mean(axis=0)[fit_idx]
 
         errors = standard_errors(cal, values, moments, reps[:, fit_idx], observed, weights)
     table = fit_table(cal.targets, names, reps)

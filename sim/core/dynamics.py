@@ -239,7 +239,8 @@ def exit_hazard(s: FirmState, p: Dynamics, ref_revenue: float) -> np.ndarray:
     of z over the live firms of the same age bucket: the published profile is an average over
     firms of every size, so size moves the hazard between firms of one age without changing
     the age profile. Firms are tested after they have aged this year, so a firm founded last
-    year (age 1) meets the hazard of its second year of life.
+    year (age 1) meets the hazard of its second year of life; no firm is tested at age 0, so the
+    founding-year value (index 0) is never applied (entrants join after the year's exit test).
     """
     table = np.asarray(p.exit_hazard_by_age)
     bucket = np.minimum(s["age"], len(table) - 1)
