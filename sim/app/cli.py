@@ -407,7 +407,8 @@ def _target_text(spec, result) -> str:
                 continue
             lines.append(
                 f"  {r['goal']}. {r['tier']}: P = {r['probability']:.2f} at best (trial {r['trial']}, expected "
-                f"shortfall {r['shortfall']:,.1f}); at most {r['additional']:+,.1f} additional firms against no policy"
+                f"shortfall {r['shortfall']:,.1f}); largest mean on the search's replications {r['additional']:+,.1f} "
+                f"additional firms against no policy (trial {r['additional_trial']}; a search maximum, biased upward)"
             )
     ev = result.confirmed
     if ev is not None:

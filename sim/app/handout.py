@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.analysis.compare import NO_POLICY
 from sim.core.errors import InputError
 from sim.io.files import PACKAGE_KEYS, load_raw
 from sim.io.folder import verified
@@ -325,7 +326,7 @@ def _compare_body(folder: Path, manifest: dict, n: int) -> tuple[list[str], int]
     summary = pd.read_parquet(folder / "summary.parquet")
     effects = pd.read_csv(folder / "effects.csv", encoding="utf-8-sig")
     names = dict(zip(effects["tier"], effects["name_en"] + " " + effects["name_zh"], strict=False))
-    ref = manifest.get("reference", "no-policy")
+    ref = manifest.get("reference", NO_POLICY)
     out = []
     eff = effects.assign(
         additional=[
@@ -424,7 +425,8 @@ def _target_body(folder: Path, manifest: dict, n: int) -> tuple[list[str], int]:
                 r.get("trial"),
                 _num(r.get("probability"), 2),
                 _num(r.get("shortfall")),
-                _num(r.get("additional")),
+                _num(r.get("additional"))
+                + (f" (trial {r['additional_trial']})" if r.get("additional_trial") is not None else ""),
             ]
             for r in manifest.get("best_reachable", [])
         ]
@@ -436,7 +438,7 @@ def _target_body(folder: Path, manifest: dict, n: int) -> tuple[list[str], int]:
                 "trial",
                 "best P 最高概率",
                 "its expected shortfall 缺口",
-                "most additional firms of any package within budget 最多新增",
+                "largest mean additional firms of a package within budget (search replications, biased upward) 最多新增",
             ],
         )
         parts.append(table(frame, "best-reachable", "Best reachable · 可达到的最好结果"))
@@ -562,7 +564,7 @@ def render(folder: Path, charts_checked: bool = True) -> str:
         conf = manifest.get("confirmation")
         paths = [folder / conf["package"]] if conf else [Path(manifest["package_searched"])]
     question = {
-        "compare": f"What do these packages buy on the {economy or 'same'} economy, against {manifest.get('reference', 'no policy')}, and at what cost? "
+        "compare": f"What do these packages buy on the {economy or 'same'} economy, against {manifest.get('reference', NO_POLICY)}, and at what cost? "
         "这些政策组合带来什么、花费多少？",
         "sweep": "How do the outcomes change across the swept parameters? 结果如何随参数变化？",
         "target": f"What is the cheapest package that meets the goals on the {economy} economy? 达成目标的最低成本政策组合是什么？",
@@ -573,7 +575,7 @@ def render(folder: Path, charts_checked: bool = True) -> str:
             2,
             "The economy and the packages",
             "经济体与政策组合",
-            f"<p>Economy 经济体: <b>{esc(economy or 'see the scenario files')}</b>; rules 规则: {esc(manifest.get('rules', 'miit-2022'))}; "
+            f"<p>Economy 经济体: <b>{esc(economy or 'see the scenario files')}</b>; rules 规则: {esc(manifest.get('rules', 'not recorded in the folder'))}; "
             f"replications 重复次数: {esc(manifest.get('replications'))}; base seed 随机种子: {esc(manifest.get('base_seed'))}. "
             "Money in 万元 throughout. 金额单位：万元。</p>" + packages(paths),
         ),
