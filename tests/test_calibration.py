@@ -11,17 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sim.batch.runner as runner
 from sim.analysis.calibration import Evaluator, calibrate, objective, overlay
 from sim.app.cli import main
 from sim.batch.runner import BatchOptions
 from sim.core.errors import InputError
 from sim.io.calibration_file import Calibration, load_calibration
 from sim.io.files import load_scenario as load
-from tests.conftest import BASELINE, ROOT
+from tests.conftest import BASELINE, ONE_WORKER, ROOT, count_executions
 
 JIAXING = ROOT / "scenarios" / "jiaxing-2021.toml"  # its award lever has four items
-ONE_WORKER = BatchOptions(workers=1, progress=False)
 
 SMALL = (
     'extends = "{base}"\n[population]\nfirms = 700\n'
@@ -251,19 +249,6 @@ def test_unreadable_calibration_files_are_one_line(tmp_path, capsys, content, me
 
 
 # ------------------------------------------------------------------ history as the fit goes; resuming
-
-
-def count_executions(monkeypatch) -> list[str]:
-    """Keys of the runs the batch engine executes from now on (one worker: in this process)."""
-    executed: list[str] = []
-    execute = runner.execute
-
-    def counted(spec, key, out_dir):
-        executed.append(key)
-        return execute(spec, key, out_dir)
-
-    monkeypatch.setattr(runner, "execute", counted)
-    return executed
 
 
 def test_an_interrupted_calibration_keeps_its_history_and_resumes_without_rerunning(tmp_path, monkeypatch):

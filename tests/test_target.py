@@ -12,9 +12,8 @@ import pytest
 import sim.batch.runner as runner
 from sim.analysis.target import JOURNAL, open_study, pareto_front, run_target
 from sim.app.cli import main
-from sim.batch.runner import BatchOptions
 from sim.io.target_file import load_target
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, ONE_WORKER, count_executions
 
 ECONOMY = (
     f'extends = "{BASELINE}"\n[meta]\nname = "tiny"\n[population]\nfirms = 500\n'
@@ -72,21 +71,10 @@ def ladder(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-ONE_WORKER = BatchOptions(workers=1, progress=False)
-
-
 @pytest.fixture
 def executed(monkeypatch) -> list[str]:
     """Every run key the batch engine simulates (one worker: in this process)."""
-    keys: list[str] = []
-    real = runner.execute
-
-    def counting(spec, key, out_dir):
-        keys.append(key)
-        return real(spec, key, out_dir)
-
-    monkeypatch.setattr(runner, "execute", counting)
-    return keys
+    return count_executions(monkeypatch)
 
 
 def test_target_reports_the_cheapest_feasible_package_with_its_confirmation(tmp_path):

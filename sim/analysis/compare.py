@@ -531,6 +531,17 @@ def targets_table(summary: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def output_tables(summary: pd.DataFrame, rules: RuleSet) -> dict[str, pd.DataFrame]:
+    """The CSV tables of a comparison, by file name: the long summary and its four readings."""
+    return {
+        "summary.csv": summary,
+        "effects.csv": effects(summary, rules),
+        "tiers_by_year.csv": tiers_by_year(summary, rules),
+        "cost_by_year.csv": cost_by_year(summary),
+        "targets.csv": targets_table(summary),
+    }
+
+
 def _first(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return frame[[*cols, *(c for c in frame.columns if c not in cols)]]
 

@@ -199,13 +199,7 @@ def _compare(args: argparse.Namespace) -> int:
         index = batch_index(specs, _execute(specs, out, args))
         summary = cmp.compare_summary(out, index, the_plan)
         rules = the_plan.rules
-        tables = {
-            "summary.csv": summary,
-            "effects.csv": cmp.effects(summary, rules),
-            "tiers_by_year.csv": cmp.tiers_by_year(summary, rules),
-            "cost_by_year.csv": cmp.cost_by_year(summary),
-            "targets.csv": cmp.targets_table(summary),
-        }
+        tables = cmp.output_tables(summary, rules)
         folder.begin()
         write_parquet(index, out / "index.parquet")
         write_parquet(summary, out / "summary.parquet", missing_ok=True)
@@ -317,14 +311,7 @@ def _target(args: argparse.Namespace) -> int:
             rules = ev.plan.rules
             write_parquet(ev.index, out / "index.parquet")
             write_parquet(ev.summary, out / "summary.parquet", missing_ok=True)
-            tables = {
-                "summary.csv": ev.summary,
-                "effects.csv": cmp.effects(ev.summary, rules),
-                "tiers_by_year.csv": cmp.tiers_by_year(ev.summary, rules),
-                "cost_by_year.csv": cmp.cost_by_year(ev.summary),
-                "targets.csv": cmp.targets_table(ev.summary),
-            }
-            for file, table in tables.items():
+            for file, table in cmp.output_tables(ev.summary, rules).items():
                 write_csv(table, out / file)
             package = write_package(
                 spec, ev.values, out / f"package-{label}.toml", f"{result.role} package of {spec.path.name}"
