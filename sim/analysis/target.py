@@ -113,8 +113,8 @@ def judge(spec: TargetSpec, summary: pd.DataFrame, label: str) -> dict:
     }
     violations: dict[str, float] = {}
     for k, goal in enumerate(spec.file.goals):
-        prob = _metric(mine, "target_probability", goal, k)
-        short = _metric(mine, "target_shortfall", goal, k)
+        prob = _metric(mine, "target_probability", k)
+        short = _metric(mine, "target_shortfall", k)
         add = mine[
             (mine["metric"] == "additional") & (mine["tier"] == goal.tier) & (mine["year"] == goal.by_year)
         ]
@@ -143,7 +143,7 @@ def judge(spec: TargetSpec, summary: pd.DataFrame, label: str) -> dict:
     return figures
 
 
-def _metric(mine: pd.DataFrame, metric: str, goal: Goal, k: int) -> pd.Series | None:
+def _metric(mine: pd.DataFrame, metric: str, k: int) -> pd.Series | None:
     rows = mine[(mine["metric"] == metric) & (mine["lever"].astype(str).str.startswith(f"target[{k}] "))]
     return rows.iloc[0] if len(rows) else None
 
@@ -364,8 +364,7 @@ def run_target(
     confirmed = None
     size = spec.file.search
     if reported is not None and size.confirm_replications:
-        values = {p.path: reported[p.path] for p in spec.file.levers}
-        values = {p.path: p.cast(v) for p, v in zip(spec.file.levers, values.values(), strict=True)}
+        values = {p.path: p.cast(reported[p.path]) for p in spec.file.levers}
         with pooled(options) as opts:
             confirmed = evaluate(
                 spec,

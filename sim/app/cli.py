@@ -261,7 +261,7 @@ def _target(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from sim.analysis import compare as cmp
-    from sim.analysis.target import JOURNAL, goal_text, run_target
+    from sim.analysis.target import CONFIRM_SEED_OFFSET, JOURNAL, goal_text, run_target
     from sim.io.folder import ResultsFolder
     from sim.io.results import write_csv, write_parquet
     from sim.io.run_store import RUNS_DIR
@@ -324,7 +324,7 @@ def _target(args: argparse.Namespace) -> int:
                 "confirmation": {
                     "trial": label,
                     "replications": size.confirm_replications,
-                    "base_seed": size.seed + 1,
+                    "base_seed": size.seed + CONFIRM_SEED_OFFSET,
                     "package": package.name,
                     "figures": _plain(ev.figures),
                 },
@@ -364,7 +364,7 @@ def _target_info(info: dict, started: float) -> dict:
 
 def _target_text(spec, result) -> str:
     """What the search found, in words a planner reads: every figure says what it is set against."""
-    from sim.analysis.target import goal_text
+    from sim.analysis.target import CONFIRM_SEED_OFFSET, goal_text
 
     size = spec.file.search
     end = spec.start_year + spec.years - 1
@@ -401,7 +401,7 @@ def _target_text(spec, result) -> str:
     if ev is not None:
         f = ev.figures
         lines.append(
-            f"\n{result.role} package re-run on {size.confirm_replications} fresh replications (seed {size.seed + 1}):"
+            f"\n{result.role} package re-run on {size.confirm_replications} fresh replications (seed {size.seed + CONFIRM_SEED_OFFSET}):"
         )
         lines += [f"  {path} = {value!r}" for path, value in ev.values.items()]
         lines.append(

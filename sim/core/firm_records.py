@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from sim.core.features import VOCABULARIES
+from sim.core.firms import MAX_DEBT_RATIO
 from sim.core.vocab import TIER_IDS
 
 Kind = Literal["text", "money", "positive_money", "share", "count", "year", "yes/no", "level", "number"]
@@ -72,7 +73,7 @@ COLUMNS: tuple[FileColumn, ...] = (
     FileColumn("founded", "year", "year of registration", low=1900),
     FileColumn("niche_years", "count", "years in its niche market (细分市场), years", high=100),
     FileColumn("national_share", "share", "share of its national niche market", low=1e-6, high=1.0),
-    FileColumn("debt_ratio", "share", "asset-liability ratio (资产负债率)", high=1.5),
+    FileColumn("debt_ratio", "share", "asset-liability ratio (资产负债率)", high=MAX_DEBT_RATIO),
     FileColumn("net_margin", "number", "net profit ÷ revenue (净利润率)", low=-1.0, high=1.0),
     FileColumn("equity", "money", "equity raised last year (新增股权融资), 万元", high=MAX_WAN),
     FileColumn("equity_prev", "money", "equity raised the year before, 万元", high=MAX_WAN),
