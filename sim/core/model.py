@@ -72,7 +72,8 @@ class LadderModel(mesa.Model):
             )
         self.warmup_years = 0 if firms is not None else cert.warmup_years
         self.ref_revenue = scenario.population.revenue_median
-        self.firms = FirmState(capacity=int(1.05 * live_bound(scenario)) + 64)  # 5 %: chance
+        bound = live_bound(scenario, None if firms is None else len(firms), self.warmup_years)
+        self.firms = FirmState(capacity=int(1.05 * bound) + 64)  # 5 %: chance
         self._agents: dict[int, Firm] = {}  # firm id -> its Mesa agent (all live firms if eager)
         self.streams = Streams(
             int(rng) if isinstance(rng, numbers.Integral) else int(self.rng.integers(2**63))
@@ -265,15 +266,17 @@ STATE_COPIES = 3
 AGENT_BYTES = 550
 
 
-def live_bound(scenario: Scenario) -> float:
+def live_bound(scenario: Scenario, initial: int | None = None, warmup_years: int | None = None) -> float:
     """Live firms at the end of the horizon (warm-up included) if the population grows at g a year.
 
     Entry replaces the year's exits plus the net growth g, so this is the expected maximum
-    (before chance): the capacity :class:`FirmState` reserves.
+    (before chance): the capacity :class:`FirmState` reserves. ``initial`` and ``warmup_years``
+    default to the scenario's; a firm file gives its own number of firms and no warm-up.
     """
-    years = scenario.run.years + scenario.certification.warmup_years
+    warmup = scenario.certification.warmup_years if warmup_years is None else warmup_years
     growth = max(scenario.dynamics.population_growth, 0.0)
-    return scenario.population.firms * (1.0 + growth) ** years
+    start = scenario.population.firms if initial is None else initial
+    return start * (1.0 + growth) ** (scenario.run.years + warmup)
 
 
 def memory_need(scenario: Scenario, agents: bool) -> int:
